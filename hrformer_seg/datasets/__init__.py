@@ -1,0 +1,2 @@
+"""Datasets and data transforms."""
+from . import transforms  # noqa: F401

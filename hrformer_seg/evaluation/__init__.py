@@ -1,0 +1,2 @@
+"""Evaluation metrics."""
+from . import metrics  # noqa: F401
