@@ -1,0 +1,55 @@
+# HRFormer-S + OCR: a cascade of an FCN auxiliary head and the OCR head.
+# Variants override scalars (e.g. model.decode_head.ocr.in_channels), never
+# restate the heads: the heads are a dict of named stages, run in order.
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255)
+model = dict(
+    type='CascadeEncoderDecoder',
+    num_stages=2,
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='HRFormer',
+        arch='small',
+        in_channels=3,
+        norm_cfg=norm_cfg,
+        drop_path_rate=0.2,
+        with_cp=False,
+        init_cfg=None),
+    decode_head=dict(
+        fcn=dict(
+            type='FCNHead',
+            in_channels=[32, 64, 128, 256],
+            in_index=(0, 1, 2, 3),
+            input_transform='resize_concat',
+            channels=512,
+            num_convs=1,
+            kernel_size=3,
+            concat_input=False,
+            dropout_ratio=-1,
+            num_classes=19,
+            norm_cfg=norm_cfg,
+            align_corners=False,
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+        ocr=dict(
+            type='OCRHead',
+            in_channels=[32, 64, 128, 256],
+            in_index=(0, 1, 2, 3),
+            input_transform='resize_concat',
+            channels=512,
+            ocr_channels=256,
+            dropout_ratio=-1,
+            num_classes=19,
+            norm_cfg=norm_cfg,
+            align_corners=False,
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    ),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

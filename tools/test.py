@@ -1,0 +1,125 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CKPT [options]``.
+
+The command line of MMSegmentation's tools/test.py. ``--tta`` evaluates with
+the multi-scale + flip pipeline of the config (``tta_pipeline``).
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.runner import Runner
+
+import hrformer_seg  # noqa: F401  (registers everything)
+from hrformer_seg.registry import RUNNERS
+from hrformer_seg.utils.config_errors import config_error_context
+from hrformer_seg.utils.device import adapt_cfg_to_device
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics and logs')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='write the predicted train-ID maps as PNG files into this dir')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='write pictures of the predictions next to the ground truth '
+        'into this dir')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--tta', action='store_true', help='multi-scale + flip test')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise RuntimeError(
+            '--show / --show-dir need a `visualization` hook in '
+            f'default_hooks of {args.config}, e.g. '
+            "dict(type='SegVisualizationHook')")
+    vis = hooks.visualization
+    vis.draw = True
+    vis.interval = 1
+    if args.show:
+        vis.show = True
+        vis.wait_time = args.wait_time
+    if args.show_dir:
+        cfg.visualizer.save_dir = args.show_dir
+        cfg.visualizer.vis_backends = [
+            dict(type='LocalVisBackend', save_dir=args.show_dir)]
+    return cfg
+
+
+def setup_cfg(args: argparse.Namespace) -> Config:
+    for path in (args.config, args.checkpoint):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'file not found: {path}')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
+            raise KeyError(f'--tta needs `tta_pipeline` and `tta_model` in '
+                           f'{args.config}')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out is not None:
+        evaluators = cfg.test_evaluator
+        if isinstance(evaluators, (dict, ConfigDict)):
+            evaluators = [evaluators]
+        for evaluator in evaluators:
+            evaluator['output_dir'] = args.out
+            evaluator['keep_results'] = True
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = setup_cfg(args)
+    device_messages = adapt_cfg_to_device(cfg)
+    with config_error_context(args.config):
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+    for message in device_messages:
+        runner.logger.warning(message)
+    with config_error_context(args.config):
+        runner.test()
+
+
+if __name__ == '__main__':
+    main()
