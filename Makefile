@@ -18,3 +18,17 @@ $(STAMP): requirements.txt setup.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# The demo: generated Cityscapes-format data, training, ms+flip evaluation, pictures.
+DEMO_CFG := configs/hrformer/ocrnet_hrformer-s_demo_cityscapes-like.py
+DEMO_DATA := data/cityscapes_like
+DEMO_DIR := work_dirs/demo
+
+demo: $(STAMP)
+	$(PY) tools/dataset_converters/generate_cityscapes_like.py $(DEMO_DATA) \
+		--train 200 --val 30 --height 128 --width 256 --seed 0
+	$(PY) tools/dataset_converters/cityscapes.py $(DEMO_DATA) --nproc 2
+	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
+	$(PY) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) --tta \
+		--work-dir $(DEMO_DIR)/test_tta --show-dir $(DEMO_DIR)/vis
+	@echo "pictures of predictions next to ground truth: $(DEMO_DIR)/vis"

@@ -1,0 +1,63 @@
+# The README's demo: HRFormer-S + OCR trained from scratch on the generated
+# Cityscapes-format dataset (tools/dataset_converters/generate_cityscapes_like.py)
+# on a CPU in minutes. Same model as the Cityscapes config; smaller crops,
+# plain BN, no OHEM, a short schedule fixed in iterations (not in time).
+_base_ = [
+    '../_base_/models/ocrnet_hrformer-s.py',
+    '../_base_/datasets/cityscapes.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_80k.py',
+]
+data_root = 'data/cityscapes_like/'
+crop_size = (128, 256)
+max_iters = 240
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(norm_cfg=norm_cfg, drop_path_rate=0.1),
+    decode_head=dict(
+        fcn=dict(norm_cfg=norm_cfg), ocr=dict(norm_cfg=norm_cfg)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+img_ratios = [0.75, 1.0, 1.25]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True)
+             for r in img_ratios],
+            [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+             dict(type='RandomFlip', prob=1.0, direction='horizontal')],
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ]),
+]
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=1,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    num_workers=1, dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=20),
+    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=20,
+         end=max_iters),
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
