@@ -1,2 +1,7 @@
-"""Models: backbones, decode heads, losses, segmentors and the data preprocessor."""
-from . import backbones, decode_heads, layers, losses, segmentors  # noqa: F401
+"""Models: backbones, decode heads, losses, samplers, segmentors and the data
+preprocessor. Importing this package registers them all."""
+from . import (backbones, decode_heads, layers, losses, samplers,  # noqa: F401
+               segmentors)
+from .data_preprocessor import SegDataPreProcessor
+
+__all__ = ['SegDataPreProcessor']
