@@ -167,7 +167,7 @@ def _fill(colour: np.ndarray, noise: float = 4.0) -> Painter:
         h, w = ys.shape
         out = np.empty((h, w, 3), np.float32)
         out[:] = colour
-        return out + rng.normal(0, noise, (h, w, 1)).astype(np.float32)
+        return out + noise * rng.standard_normal((h, w, 1), dtype=np.float32)
 
     return paint
 
@@ -186,30 +186,34 @@ class _Canvas:
 
     def add(self, name: str, polygon: Polygon, painter: Painter,
             alpha: Optional[Callable] = None) -> Optional[np.ndarray]:
-        """Draw one object; returns its (H, W) mask or None if invisible.
+        """Draw one object; returns its bounding box or None if invisible.
 
         ``alpha(ys, xs) -> (h, w)`` in [0, 1] blends the painted texture over
         what is already there (fences let the background show through); the
         label covers the whole polygon regardless, as in Cityscapes.
         """
-        mask = rasterise(polygon, self.h, self.w)
-        rows = np.flatnonzero(mask.any(1))
-        if rows.size == 0:
+        canvas = Image.new('L', (self.w, self.h), 0)
+        ImageDraw.Draw(canvas).polygon([tuple(p) for p in polygon], fill=1)
+        bbox = canvas.getbbox()
+        if bbox is None:
             return None
-        cols = np.flatnonzero(mask.any(0))
-        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        x0, y0, x1, y1 = bbox
+        sub = np.asarray(canvas.crop(bbox), dtype=bool)
+        shape = (y1 - y0, x1 - x0)
+        ys = np.broadcast_to(
+            np.arange(y0, y1, dtype=np.float32)[:, None], shape)
+        xs = np.broadcast_to(
+            np.arange(x0, x1, dtype=np.float32)[None, :], shape)
         tex = painter(ys, xs, self.rng)
-        sub = mask[y0:y1, x0:x1]
         region = self.img[y0:y1, x0:x1]
         if alpha is not None:
             a = alpha(ys, xs)[..., None]
             tex = a * tex + (1 - a) * region * 0.8
         region[sub] = tex[sub]
-        self.label[mask] = LABEL_IDS[name]
+        self.label[y0:y1, x0:x1][sub] = LABEL_IDS[name]
         self.objects.append(
             dict(label=name, polygon=[[int(x), int(y)] for x, y in polygon]))
-        return mask
+        return bbox
 
 
 @dataclass
@@ -273,7 +277,7 @@ def _sky_painter(rng, g: _Geometry) -> Painter:
         cl = _smooth_noise(rng, *ys.shape, g.w * 0.12)
         cl = np.clip(cl - 0.3, 0, None)[..., None] * clouds
         col = col + cl * (np.array([235, 235, 240], np.float32) - col) * 0.6
-        return col + rng.normal(0, 1.5, ys.shape + (1,)).astype(np.float32)
+        return col + 1.5 * rng.standard_normal(ys.shape + (1,), dtype=np.float32)
 
     return paint
 
@@ -290,7 +294,7 @@ def _road_painter(rng, g: _Geometry) -> Painter:
         out = np.empty((h, w, 3), np.float32)
         out[:] = base
         out += (_smooth_noise(rng, h, w, g.w * 0.08) * 7)[..., None]
-        out += rng.normal(0, 6, (h, w, 1)).astype(np.float32)
+        out += 6 * rng.standard_normal((h, w, 1), dtype=np.float32)
         # patches of repaired asphalt and tyre tracks
         patches = _smooth_noise(rng, h, w, g.w * 0.15)
         out[patches > 1.0] *= 0.85
@@ -338,7 +342,7 @@ def _sidewalk_painter(rng, g: _Geometry, side: int) -> Painter:
         out = np.empty((h, w, 3), np.float32)
         out[:] = base
         out += (_smooth_noise(rng, h, w, g.w * 0.05) * 8)[..., None]
-        out += rng.normal(0, 5, (h, w, 1)).astype(np.float32)
+        out += 5 * rng.standard_normal((h, w, 1), dtype=np.float32)
         a, b = _ground_grid(g, ys, xs, tile)
         joints = (np.abs(np.mod(a, 1) - 0.5) > 0.45) | (
             np.abs(np.mod(b, 1) - 0.5) > 0.42)
@@ -377,7 +381,7 @@ def _facade_painter(rng, g: _Geometry, side: int, top_y0: float) -> Painter:
         out = np.empty((h, w, 3), np.float32)
         out[:] = base
         out += (_smooth_noise(rng, h, w, g.w * 0.1) * 9)[..., None]
-        out += rng.normal(0, 4, (h, w, 1)).astype(np.float32)
+        out += 4 * rng.standard_normal((h, w, 1), dtype=np.float32)
         t = (g.xv - xs) / g.xv if side < 0 else (xs - g.xv) / (g.w - g.xv)
         t = np.clip(t, 1e-3, 1)
         base_row = g.yh + t * ((g.base_l if side < 0 else g.base_r) - g.yh)
@@ -406,7 +410,7 @@ def _wall_painter(rng, g: _Geometry) -> Painter:
         out = np.empty((h, w, 3), np.float32)
         out[:] = base
         out += (_smooth_noise(rng, h, w, g.w * 0.04) * 10)[..., None]
-        out += rng.normal(0, 4, (h, w, 1)).astype(np.float32)
+        out += 4 * rng.standard_normal((h, w, 1), dtype=np.float32)
         # a lighter coping on top and dark stains at the bottom
         rel = (ys - ys.min()) / max(h - 1, 1)
         out[rel < 0.12] += 25
@@ -447,7 +451,7 @@ def _pole_painter(rng, x_c: float, half_w: float) -> Painter:
         r = np.clip((xs - x_c) / max(half_w, 0.5), -1, 1)
         shade = 1.15 - 0.45 * (r + 0.3) ** 2  # cylinder highlight
         out = col * shade[..., None]
-        return out + rng.normal(0, 4, ys.shape + (1,)).astype(np.float32)
+        return out + 4 * rng.standard_normal(ys.shape + (1,), dtype=np.float32)
 
     return paint
 
@@ -475,7 +479,7 @@ def _sign_painter(rng, cx, cy, r, kind: str) -> Painter:
         if kind == 'mandatory':
             sym = (np.abs(xs - cx) < 0.1 * r) & (np.abs(ys - cy) < 0.45 * r)
         out[sym] = symbol
-        return out + rng.normal(0, 4, ys.shape + (1,)).astype(np.float32)
+        return out + 4 * rng.standard_normal(ys.shape + (1,), dtype=np.float32)
 
     return paint
 
@@ -492,7 +496,7 @@ def _foliage_painter(rng, g: _Geometry, dark: float = 1.0) -> Painter:
         light = 1 + 0.28 * n1 + 0.15 * n2
         out = base * light[..., None]
         out[(n1 + 0.5 * n2) < -1.0] *= 0.45  # deep holes between leaves
-        return out + rng.normal(0, 6, (h, w, 1)).astype(np.float32)
+        return out + 6 * rng.standard_normal((h, w, 1), dtype=np.float32)
 
     return paint
 
@@ -539,7 +543,7 @@ def _person_painter(rng, top: float, height: float) -> Painter:
         out[rel < 0.55] = shirt
         out[rel < 0.17] = skin
         out[rel < 0.07] = hair
-        return out + rng.normal(0, 6, ys.shape + (1,)).astype(np.float32)
+        return out + 6 * rng.standard_normal(ys.shape + (1,), dtype=np.float32)
 
     return paint
 
@@ -573,7 +577,7 @@ def _car_painter(rng, x0, x1, y_top, y_bot, rear: bool) -> Painter:
             plate = (v > 0.62) & (v < 0.74) & (np.abs(u - 0.5) < 0.12)
             out[plate] = (225, 225, 220)
         out[wheels] = tyre
-        return out + rng.normal(0, 5, ys.shape + (1,)).astype(np.float32)
+        return out + 5 * rng.standard_normal(ys.shape + (1,), dtype=np.float32)
 
     return paint
 
@@ -916,11 +920,11 @@ def _light(img: np.ndarray, g: _Geometry,
     gain = rng.uniform(0.65, 1.25)
     cast = rng.uniform(0.9, 1.1, 3).astype(np.float32)
     out *= gain * cast
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    vignette = 1 - rng.uniform(0.1, 0.35) * (
-        ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2) * 2)
+    yy = np.arange(h, dtype=np.float32)[:, None] / h - 0.5
+    xx = np.arange(w, dtype=np.float32)[None, :] / w - 0.5
+    vignette = 1 - rng.uniform(0.1, 0.35) * ((xx ** 2 + yy ** 2) * 2)
     out *= vignette[..., None]
-    out += rng.normal(0, rng.uniform(2, 7), out.shape).astype(np.float32)
+    out += rng.uniform(2, 7) * rng.standard_normal(out.shape, dtype=np.float32)
     out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 0.8))
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 

@@ -1,2 +1,5 @@
 """Evaluation metrics."""
 from . import metrics  # noqa: F401
+from .metrics import CityscapesMetric, IoUMetric
+
+__all__ = ['CityscapesMetric', 'IoUMetric']
