@@ -1,2 +1,22 @@
+"""Training engine that does not lose work: atomic, safe, exact checkpoints.
 
-from . import hooks  # noqa: F401
+Importing it registers ``SegRunner``, ``ResumableIterBasedTrainLoop``,
+``ResumableInfiniteSampler`` and ``AtomicCheckpointHook`` in the
+``hrformer_seg`` scope, and routes mmengine's loading of local checkpoint
+files (``load_from``, ``Pretrained`` init) through the weights-only loader.
+"""
+from .checkpoint import (CheckpointError, UnsafeCheckpointError, atomic_save,
+                         load_checkpoint_file, register_safe_local_loader)
+from .hooks import AtomicCheckpointHook
+from .loops import NonFiniteLossError, ResumableIterBasedTrainLoop
+from .runner import SegRunner
+from .sampler import ResumableInfiniteSampler, SeededDataset, SeededIndex
+
+register_safe_local_loader()
+
+__all__ = [
+    'AtomicCheckpointHook', 'CheckpointError', 'NonFiniteLossError',
+    'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop', 'SegRunner',
+    'SeededDataset', 'SeededIndex', 'UnsafeCheckpointError', 'atomic_save',
+    'load_checkpoint_file'
+]
