@@ -5,8 +5,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.registry import DefaultScope
 
-from hrformer_seg.registry import DATASETS
+from hrformer_seg.registry import DATASETS, SCOPE
 
 
 def scan_files(directory: str, suffix: str) -> List[str]:
@@ -106,18 +107,23 @@ class BaseSegDataset(BaseDataset):
             data_prefix.pop('seg_map_path', None)
 
         self.label_map = self.get_label_map(metainfo)
-        super().__init__(
-            ann_file=ann_file,
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        # Outside a runner no default scope is set and mmengine would build
+        # ``dict(type='LoadAnnotations')`` (also inside mmcv's TestTimeAug)
+        # from the root registry, i.e. mmcv's class: build in our scope.
+        scope = SCOPE if DefaultScope.get_current_instance() is None else None
+        with DefaultScope.overwrite_default_scope(scope):
+            super().__init__(
+                ann_file=ann_file,
+                metainfo=metainfo,
+                data_root=data_root,
+                data_prefix=data_prefix,
+                filter_cfg=filter_cfg,
+                indices=indices,
+                serialize_data=serialize_data,
+                pipeline=pipeline,
+                test_mode=test_mode,
+                lazy_init=lazy_init,
+                max_refetch=max_refetch)
         self._metainfo.update(
             label_map=self.label_map,
             reduce_zero_label=self.reduce_zero_label)

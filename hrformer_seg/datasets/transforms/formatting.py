@@ -22,7 +22,9 @@ class PackSegInputs(BaseTransform):
     the default loaders; normalisation happens in the data preprocessor) and
     ``data_samples``, a :class:`SegDataSample` with ``gt_sem_seg`` (1, H, W)
     int64 when the results have a ``gt_seg_map``, and the metainfo listed in
-    ``meta_keys``.
+    ``meta_keys``. The label map has the image's size in training and the
+    original size in test pipelines that load it after resizing (metrics
+    compare predictions resized back to ``ori_shape``).
 
     Keys of ``meta_keys`` the pipeline did not set get the value of an
     untransformed image so that the segmentor can always undo the
@@ -46,11 +48,12 @@ class PackSegInputs(BaseTransform):
         sample = SegDataSample()
         seg = results.get('gt_seg_map')
         if seg is not None:
-            if seg.shape[:2] != img.shape[:2]:
+            ori = tuple(results.get('ori_shape', img.shape[:2]))[:2]
+            if seg.shape[:2] not in (img.shape[:2], ori):
                 raise ValueError(
-                    f'PackSegInputs: label map {seg.shape[:2]} and image '
-                    f'{img.shape[:2]} differ in size for '
-                    f'{results.get("img_path")}')
+                    f'PackSegInputs: label map {seg.shape[:2]} matches '
+                    f'neither the image {img.shape[:2]} nor the original '
+                    f'size {ori} for {results.get("img_path")}')
             sample.gt_sem_seg = PixelData(
                 data=torch.from_numpy(seg[None].astype(np.int64)))
 

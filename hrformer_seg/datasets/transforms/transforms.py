@@ -104,8 +104,9 @@ class PhotoMetricDistortion(BaseTransform):
     from [-brightness_delta, brightness_delta]), contrast (multiply by a
     value from ``contrast_range``) either first or last (coin flip),
     saturation (scale the HSV S channel) and hue (shift the HSV H channel by
-    up to ``hue_delta`` on OpenCV's 0-179 scale). The image is BGR uint8
-    (H, W, 3) and stays uint8 (values clipped at every step).
+    an integer in [-hue_delta, hue_delta] on OpenCV's 0-179 scale). The
+    image is BGR uint8 (H, W, 3) and stays uint8 (values clipped at every
+    step).
 
     Required / modified keys: ``img``.
 
@@ -156,7 +157,7 @@ class PhotoMetricDistortion(BaseTransform):
     def hue(self, img: np.ndarray) -> np.ndarray:
         if np.random.randint(2):
             hsv = mmcv.bgr2hsv(img)
-            shift = np.random.randint(-self.hue_delta, self.hue_delta)
+            shift = np.random.randint(-self.hue_delta, self.hue_delta + 1)
             hsv[:, :, 0] = (hsv[:, :, 0].astype(int) + shift) % 180
             return mmcv.hsv2bgr(hsv)
         return img
