@@ -1,1 +1,4 @@
+"""Backbones."""
+from .hrformer import HRFormer, HRFormerModule
 
+__all__ = ['HRFormer', 'HRFormerModule']

@@ -1,1 +1,12 @@
+"""Small building blocks of the models."""
+from .bottleneck import Bottleneck
+from .drop_path import DropPath, drop_path
+from .ffn import MlpDWBN
+from .transformer_block import HRFormerBlock
+from .window_attention import (LocalWindowAttention, relative_position_index,
+                               window_padding)
 
+__all__ = [
+    'Bottleneck', 'DropPath', 'drop_path', 'MlpDWBN', 'HRFormerBlock',
+    'LocalWindowAttention', 'relative_position_index', 'window_padding'
+]

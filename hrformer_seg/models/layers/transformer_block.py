@@ -1,0 +1,71 @@
+"""The HRFormer transformer block: local-window attention + depthwise-conv FFN."""
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..utils.activation_checkpoint import checkpoint_module
+from .drop_path import DropPath
+from .ffn import MlpDWBN
+from .window_attention import LocalWindowAttention
+
+
+class HRFormerBlock(nn.Module):
+    """``x = x + DropPath(Attn(LN(x)))``, then ``x = x + DropPath(FFN(LN(x)))``.
+
+    The attention is :class:`LocalWindowAttention`, the FFN :class:`MlpDWBN`
+    with ``mlp_ratio * C`` hidden channels; the LayerNorms use eps 1e-6.
+    Tokens stay in (N, H, W, C) layout inside the block; the FFN convolutions
+    see them as a channels-last (N, C, H, W) tensor, so no copies are made
+    between the two halves.
+
+    Args:
+        channels: channels ``C`` of input and output.
+        num_heads: attention heads.
+        window_size: side of the attention windows.
+        mlp_ratio: FFN hidden channels / ``C``.
+        drop_path: drop path probability of both residual branches.
+        norm_cfg: mmcv config of the FFN's norm layers.
+        mask_padding: mask padded keys in the attention (official: False).
+        fused_attn: use the fused scaled-dot-product attention kernel.
+        with_cp: checkpoint the block's activations in training.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_heads: int,
+                 window_size: int = 7,
+                 mlp_ratio: float = 4.0,
+                 drop_path: float = 0.0,
+                 norm_cfg: Optional[dict] = None,
+                 mask_padding: bool = False,
+                 fused_attn: bool = True,
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        self.with_cp = with_cp
+        self.norm1 = nn.LayerNorm(channels, eps=1e-6)
+        self.attn = LocalWindowAttention(
+            channels,
+            num_heads,
+            window_size=window_size,
+            mask_padding=mask_padding,
+            fused=fused_attn)
+        self.norm2 = nn.LayerNorm(channels, eps=1e-6)
+        self.mlp = MlpDWBN(
+            channels, int(channels * mlp_ratio), norm_cfg=norm_cfg)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 \
+            else nn.Identity()
+
+    def _forward(self, x: Tensor) -> Tensor:
+        x = x.permute(0, 2, 3, 1)  # (N, H, W, C) view
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        ffn_in = self.norm2(x).permute(0, 3, 1, 2)  # channels-last NCHW
+        x = x + self.drop_path(self.mlp(ffn_in).permute(0, 2, 3, 1))
+        return x.permute(0, 3, 1, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (N, C, H, W) -> (N, C, H, W), returned in channels-last
+        memory format."""
+        if self.with_cp and torch.is_grad_enabled():
+            return checkpoint_module(self, self._forward, x)
+        return self._forward(x)
