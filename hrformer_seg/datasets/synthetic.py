@@ -25,7 +25,8 @@ Classes drawn (train IDs): road 0, sidewalk 1, building 2, wall 3, fence 4,
 pole 5, traffic sign 7, vegetation 8, terrain 9, sky 10, person 11, car 13,
 plus the ignored ``ego vehicle`` at the bottom of some images. Traffic light,
 rider, truck, bus, train, motorcycle and bicycle never appear: they are
-NaN in the IoU and drop out of the mean.
+NaN in the IoU and drop out of the mean. Wall, fence, traffic sign and person
+can be left out too (``exclude``) for an easier dataset.
 """
 import json
 import os
@@ -54,6 +55,11 @@ TRAIN_IDS: Dict[str, int] = {
 DRAWN_CLASSES: Tuple[str, ...] = tuple(
     name for name, tid in sorted(TRAIN_IDS.items(), key=lambda kv: kv[1])
     if tid != 255)
+
+#: Classes that may be left out of the scenes (``exclude``): their objects
+#: simply vanish, leaving what was behind them.
+OPTIONAL_CLASSES: Tuple[str, ...] = ('wall', 'fence', 'traffic sign',
+                                     'person')
 
 #: Real Cityscapes city names per split (the generator uses them round-robin).
 CITIES: Dict[str, Tuple[str, ...]] = {
@@ -178,20 +184,25 @@ def _fill(colour: np.ndarray, noise: float = 4.0) -> Painter:
 class _Canvas:
     """Paints labelled polygons back to front."""
 
-    def __init__(self, height: int, width: int, rng: np.random.Generator):
+    def __init__(self, height: int, width: int, rng: np.random.Generator,
+                 exclude: Sequence[str] = ()):
         self.h, self.w, self.rng = height, width, rng
+        self.exclude = set(exclude)
         self.img = np.zeros((height, width, 3), np.float32)
         self.label = np.zeros((height, width), np.uint8)
         self.objects: List[dict] = []
 
     def add(self, name: str, polygon: Polygon, painter: Painter,
-            alpha: Optional[Callable] = None) -> Optional[np.ndarray]:
-        """Draw one object; returns its bounding box or None if invisible.
+            alpha: Optional[Callable] = None) -> Optional[tuple]:
+        """Draw one object; returns its bounding box or None if invisible
+        (or of an excluded class).
 
         ``alpha(ys, xs) -> (h, w)`` in [0, 1] blends the painted texture over
         what is already there (fences let the background show through); the
         label covers the whole polygon regardless, as in Cityscapes.
         """
+        if name in self.exclude:
+            return None
         canvas = Image.new('L', (self.w, self.h), 0)
         ImageDraw.Draw(canvas).polygon([tuple(p) for p in polygon], fill=1)
         bbox = canvas.getbbox()
@@ -400,47 +411,98 @@ def _facade_painter(rng, g: _Geometry, side: int, top_y0: float) -> Painter:
     return paint
 
 
-def _wall_painter(rng, g: _Geometry) -> Painter:
-    base = _gray(rng, 105, 185, 8) if rng.random() < 0.7 else \
-        _jitter(rng, (175, 160, 135), 12)
-    joints = rng.uniform(3, 6)
+class _Span:
+    """A vertical band in perspective (wall, fence): its top and bottom rows
+    vary linearly between two columns."""
+
+    def __init__(self, a: Tuple[float, float, float],
+                 b: Tuple[float, float, float]):
+        (self.xa, self.ta, self.ba), (self.xb, self.tb, self.bb) = a, b
+
+    def rows(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Top and bottom row at columns x."""
+        f = np.clip((x - self.xa) / (self.xb - self.xa + 1e-6), 0, 1)
+        return (self.ta + f * (self.tb - self.ta),
+                self.ba + f * (self.bb - self.ba))
+
+    def coords(self, ys: np.ndarray, xs: np.ndarray, unit: float
+               ) -> Tuple[np.ndarray, np.ndarray]:
+        """(v, u): v 0 at the top to 1 at the bottom; u counts steps of
+        ``unit`` times the local height along the band (perspective)."""
+        top, bot = self.rows(xs[0])
+        height = np.maximum(bot - top, 1.0)
+        u = np.cumsum(1.0 / (unit * height))
+        v = (ys - top[None]) / height[None]
+        return v, np.broadcast_to(u[None], ys.shape)
+
+    def polygon(self) -> Polygon:
+        return _ints([(self.xa, self.ta), (self.xb, self.tb),
+                      (self.xb, self.bb), (self.xa, self.ba)])
+
+
+def _wall_painter(rng, span: _Span) -> Painter:
+    kind = rng.random()
+    if kind < 0.45:  # concrete blocks
+        base = _gray(rng, 105, 185, 8)
+    elif kind < 0.75:  # sandstone
+        base = _jitter(rng, (180, 160, 130), 12)
+    else:  # brick
+        base = _jitter(rng, (145, 75, 55), 12)
+    courses = int(rng.integers(3, 7))
+    aspect = rng.uniform(1.5, 3.0)  # block width / course height
+    shade = rng.uniform(-18, 18, (8, 16)).astype(np.float32)
 
     def paint(ys, xs, rng):
         h, w = ys.shape
+        v, u = span.coords(ys, xs, aspect / courses)
+        row = np.floor(v * courses)
+        uu = u + 0.5 * np.mod(row, 2)
         out = np.empty((h, w, 3), np.float32)
         out[:] = base
-        out += (_smooth_noise(rng, h, w, g.w * 0.04) * 10)[..., None]
+        idx = (np.mod(row, 8).astype(int), np.mod(np.floor(uu), 16).astype(
+            int))
+        out += shade[idx][..., None]
         out += 4 * rng.standard_normal((h, w, 1), dtype=np.float32)
-        # a lighter coping on top and dark stains at the bottom
-        rel = (ys - ys.min()) / max(h - 1, 1)
-        out[rel < 0.12] += 25
-        out *= (1 - 0.2 * rel)[..., None]
-        lines = np.mod(rel * joints, 1) < 0.08
-        out[lines] *= 0.75
+        joints = (np.mod(v * courses, 1) < 0.12) | (np.mod(uu, 1) < 0.06)
+        out[joints] *= 0.62
+        out[v < 0.08] += 20  # lighter coping
         return out
 
     return paint
 
 
-def _fence_painter(rng, g: _Geometry) -> Tuple[Painter, Callable]:
+def _fence_painter(rng, g: _Geometry, span: _Span
+                   ) -> Tuple[Painter, Callable]:
     metal = rng.random() < 0.6
-    col = _gray(rng, 45, 110, 6) if metal else _jitter(rng, (125, 95, 65), 12)
-    spacing = max(3.0, g.w * rng.uniform(0.011, 0.02))
+    col = _gray(rng, 35, 100, 6) if metal else _jitter(rng, (125, 95, 65), 12)
+    bars = rng.uniform(0.12, 0.25)  # bar spacing / local height
     bar = rng.uniform(0.35, 0.55)
     diagonal = rng.random() < 0.4
 
     def alpha(ys, xs):
-        h = ys.shape[0]
-        rel = (ys - ys.min()) / max(h - 1, 1)
+        v, u = span.coords(ys, xs, bars)
+        top, bot = span.rows(xs[0])
+        # never finer than 3 px between bars
+        step = np.maximum(1.0, 3.0 / np.maximum(bars * (bot - top), 1e-3))
+        u = u / step[None]
         if diagonal:  # chain-link mesh
-            m = (np.mod((xs + ys) / spacing, 1) < bar) | (
-                np.mod((xs - ys) / spacing, 1) < bar)
+            m = (np.mod(u + v / bars / 2, 1) < bar) | (
+                np.mod(u - v / bars / 2, 1) < bar)
         else:
-            m = np.mod(xs / spacing, 1) < bar
-        rails = (rel < 0.12) | (rel > 0.88) | (np.abs(rel - 0.5) < 0.05)
+            m = np.mod(u, 1) < bar
+        rails = (v < 0.1) | (v > 0.9) | (np.abs(v - 0.5) < 0.05)
         return (m | rails).astype(np.float32)
 
     return _fill(col, 6), alpha
+
+
+def _barrier(cv: '_Canvas', g: _Geometry, kind: str, span: _Span,
+             rng: np.random.Generator) -> None:
+    if kind == 'wall':
+        cv.add('wall', span.polygon(), _wall_painter(rng, span))
+    else:
+        paint, alpha = _fence_painter(rng, g, span)
+        cv.add('fence', span.polygon(), paint, alpha)
 
 
 def _pole_painter(rng, x_c: float, half_w: float) -> Painter:
@@ -583,14 +645,16 @@ def _car_painter(rng, x0, x1, y_top, y_bot, rear: bool) -> Painter:
 
 
 # ------------------------------------------------------------------ scene ---
-def render_scene(height: int, width: int,
-                 rng: np.random.Generator) -> Scene:
+def render_scene(height: int, width: int, rng: np.random.Generator,
+                 exclude: Sequence[str] = ()) -> Scene:
     """Render one street scene.
 
     Args:
         height: image height in pixels (>= 32).
         width: image width in pixels (>= 64).
         rng: the random generator that decides everything.
+        exclude: classes not to draw, some of :data:`OPTIONAL_CLASSES`
+            (their objects are left out; signs stay on their poles).
 
     Returns:
         The :class:`Scene` (image, label IDs and polygons).
@@ -598,6 +662,10 @@ def render_scene(height: int, width: int,
     if height < 32 or width < 64:
         raise ValueError(f'scene size {height}x{width} is too small '
                          '(need at least 32x64)')
+    bad = set(exclude) - set(OPTIONAL_CLASSES)
+    if bad:
+        raise ValueError(f'cannot exclude {sorted(bad)}; optional classes '
+                         f'are {list(OPTIONAL_CLASSES)}')
     h, w = height, width
     g = _Geometry(
         h=h, w=w, yh=h * rng.uniform(0.38, 0.5), xv=w * rng.uniform(0.4, 0.6),
@@ -605,7 +673,7 @@ def render_scene(height: int, width: int,
         base_l=0, base_r=0, zoom=rng.uniform(0.85, 1.25))
     g.base_l = g.yh + (h - g.yh) * rng.uniform(0.3, 0.65)
     g.base_r = g.yh + (h - g.yh) * rng.uniform(0.3, 0.65)
-    cv = _Canvas(h, w, rng)
+    cv = _Canvas(h, w, rng, exclude)
     things: List[Tuple[float, Callable[[], None]]] = []
 
     # 1) sky over everything
@@ -713,26 +781,18 @@ def _side_stuff(cv: _Canvas, g: _Geometry, side: int, park: bool,
             cv.add('building', poly, _facade_painter(rng, g, side, top_y0))
             t = t_next
     # a railing or low wall between sidewalk and road, near the camera
-    if rng.random() < 0.3:
-        kind = 'fence' if rng.random() < 0.6 else 'wall'
+    if rng.random() < 0.4:
+        kind = 'fence' if rng.random() < 0.55 else 'wall'
         t_far = rng.uniform(0.1, 0.4)
         rel = rng.uniform(0.75, 1.0)  # metres over camera height
-        y_far = g.yh + (h - g.yh) * t_far
-        pts = []
-        for y in (y_far, h + 2):
+        ends = []
+        for y in (g.yh + (h - g.yh) * t_far, h + 2):
             x = g.road_edge(y, side) + (border - g.road_edge(y, side)) * 0.08
-            pts.append((x, y))
-        (xa, ya), (xb, yb) = pts
-        poly = _ints([(xa, ya - g.depth(ya) * rel),
-                      (xb, yb - g.depth(yb) * rel), (xb, yb), (xa, ya)])
-        if kind == 'wall':
-            cv.add('wall', poly, _wall_painter(rng, g))
-        else:
-            paint, alpha = _fence_painter(rng, g)
-            cv.add('fence', poly, paint, alpha)
+            ends.append((x, y - g.depth(y) * rel, y))
+        _barrier(cv, g, kind, _Span(*ends), rng)
     # low wall / hedge / fence segments along the facade base
     for _ in range(int(rng.integers(1, 3))):
-        kind = rng.choice(['wall', 'fence', 'hedge'], p=[0.4, 0.4, 0.2])
+        kind = rng.choice(['wall', 'fence', 'hedge'], p=[0.42, 0.42, 0.16])
         t0 = rng.uniform(0.5, 1.0)
         t1 = max(t0 - rng.uniform(0.3, 0.7), 0.05)
         x_a = g.xv + (border - g.xv) * t0
@@ -740,13 +800,9 @@ def _side_stuff(cv: _Canvas, g: _Geometry, side: int, park: bool,
         height = h * rng.uniform(0.12, 0.3) * g.zoom
         ya, yb = g.base_y(x_a, side), g.base_y(x_b, side)
         # stand a little in front of the facade
-        poly = _ints([(x_a, ya - height * t0), (x_b, yb - height * t1),
-                      (x_b, yb + 1), (x_a, ya + 1)])
-        if kind == 'wall':
-            cv.add('wall', poly, _wall_painter(rng, g))
-        elif kind == 'fence':
-            paint, alpha = _fence_painter(rng, g)
-            cv.add('fence', poly, paint, alpha)
+        if kind in ('wall', 'fence'):
+            _barrier(cv, g, kind, _Span((x_a, ya - height * t0, ya + 1),
+                                        (x_b, yb - height * t1, yb + 1)), rng)
         else:
             bumps = [(x, y - height * tt * rng.uniform(0, 0.25))
                      for (x, y), tt in zip(
@@ -944,8 +1000,9 @@ def scene_name(split: str, index: int) -> Tuple[str, str]:
 
 
 def _write_scene(task: tuple) -> str:
-    out_dir, split, index, height, width, seed, with_labels = task
-    scene = render_scene(height, width, scene_rng(seed, split, index))
+    out_dir, split, index, height, width, seed, with_labels, exclude = task
+    scene = render_scene(height, width, scene_rng(seed, split, index),
+                         exclude)
     city, stem = scene_name(split, index)
     img_dir = osp.join(out_dir, 'leftImg8bit', split, city)
     os.makedirs(img_dir, exist_ok=True)
@@ -969,7 +1026,8 @@ def generate_cityscapes_like(out_dir: str,
                              width: int = 256,
                              seed: int = 0,
                              nproc: int = 1,
-                             show_progress: bool = True) -> Dict[str, int]:
+                             show_progress: bool = True,
+                             exclude: Sequence[str] = ()) -> Dict[str, int]:
     """Write a Cityscapes-format dataset of generated street scenes.
 
     Layout (the real one): ``leftImg8bit/{split}/<city>/<city>_<seq>_<frame>
@@ -989,6 +1047,7 @@ def generate_cityscapes_like(out_dir: str,
         seed: image ``i`` of a split depends only on (seed, split, i).
         nproc: worker processes.
         show_progress: print a progress bar.
+        exclude: classes not to draw (see :func:`render_scene`).
 
     Returns:
         Number of images written per split.
@@ -999,8 +1058,8 @@ def generate_cityscapes_like(out_dir: str,
         if num < 0:
             raise ValueError(f'number of {split} images must be >= 0, '
                              f'got {num}')
-        tasks += [(out_dir, split, i, height, width, seed, split != 'test')
-                  for i in range(num)]
+        tasks += [(out_dir, split, i, height, width, seed, split != 'test',
+                   tuple(exclude)) for i in range(num)]
     if not tasks:
         return counts
     if show_progress:

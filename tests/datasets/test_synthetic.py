@@ -134,3 +134,16 @@ def test_bad_arguments():
         render_scene(16, 32, scene_rng(0, 'train', 0))
     with pytest.raises(ValueError, match='train'):
         generate_cityscapes_like('/nonexistent', -1, 0, show_progress=False)
+
+
+def test_excluded_classes_are_never_drawn():
+    for i in range(6):
+        scene = render_scene(64, 128, scene_rng(2, 'train', i),
+                             exclude=('wall', 'fence', 'person'))
+        present = set(np.unique(scene.train_ids).tolist())
+        assert not present & {TRAIN_IDS['wall'], TRAIN_IDS['fence'],
+                              TRAIN_IDS['person']}
+        assert {o['label'] for o in scene.objects}.isdisjoint(
+            {'wall', 'fence', 'person'})
+    with pytest.raises(ValueError, match='road'):
+        render_scene(64, 128, scene_rng(2, 'train', 0), exclude=('road', ))

@@ -15,7 +15,8 @@ import argparse
 import time
 
 from hrformer_seg.datasets.cityscapes_convert import convert_cityscapes
-from hrformer_seg.datasets.synthetic import generate_cityscapes_like
+from hrformer_seg.datasets.synthetic import (OPTIONAL_CLASSES,
+                                             generate_cityscapes_like)
 
 
 def parse_args():
@@ -32,6 +33,10 @@ def parse_args():
     parser.add_argument('--width', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--nproc', type=int, default=1)
+    parser.add_argument(
+        '--exclude', default='',
+        help='comma-separated classes not to draw, among: ' +
+        ', '.join(OPTIONAL_CLASSES) + " (e.g. 'wall,fence')")
     parser.add_argument('--no-convert', action='store_true',
                         help='skip making the labelTrainIds maps')
     return parser.parse_args()
@@ -42,7 +47,8 @@ def main():
     start = time.time()
     counts = generate_cityscapes_like(
         args.out_dir, args.train, args.val, args.test, height=args.height,
-        width=args.width, seed=args.seed, nproc=args.nproc)
+        width=args.width, seed=args.seed, nproc=args.nproc,
+        exclude=[c.strip() for c in args.exclude.split(',') if c.strip()])
     generated = time.time()
     print(f'\ngenerated {counts} images of {args.height}x{args.width} in '
           f'{generated - start:.1f} s')
