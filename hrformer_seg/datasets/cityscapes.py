@@ -14,8 +14,8 @@ class CityscapesDataset(BaseSegDataset):
     with ``gtFine/<split>/<city>/*_gtFine_labelTrainIds.png`` label maps.
 
     The train-ID label maps are not shipped with Cityscapes; make them from
-    the ``*_gtFine_polygons.json`` files with
-    ``python tools/dataset_converters/cityscapes.py data/cityscapes --nproc 8``.
+    the ``*_gtFine_polygons.json`` files with ``python
+    tools/dataset_converters/cityscapes.py data/cityscapes --nproc 8``.
     Pixels of classes not evaluated are 255 (``ignore_index``).
 
     For the test split (no labels) pass

@@ -220,8 +220,9 @@ class _Canvas:
         if alpha is not None:
             a = alpha(ys, xs)[..., None]
             tex = a * tex + (1 - a) * region * 0.8
-        region[sub] = tex[sub]
-        self.label[y0:y1, x0:x1][sub] = LABEL_IDS[name]
+        np.copyto(region, tex, where=sub[..., None])
+        np.copyto(self.label[y0:y1, x0:x1], np.uint8(LABEL_IDS[name]),
+                  where=sub)
         self.objects.append(
             dict(label=name, polygon=[[int(x), int(y)] for x, y in polygon]))
         return bbox
@@ -288,7 +289,8 @@ def _sky_painter(rng, g: _Geometry) -> Painter:
         cl = _smooth_noise(rng, *ys.shape, g.w * 0.12)
         cl = np.clip(cl - 0.3, 0, None)[..., None] * clouds
         col = col + cl * (np.array([235, 235, 240], np.float32) - col) * 0.6
-        return col + 1.5 * rng.standard_normal(ys.shape + (1,), dtype=np.float32)
+        return col + 1.5 * rng.standard_normal(ys.shape + (1, ),
+                                               dtype=np.float32)
 
     return paint
 
@@ -631,7 +633,8 @@ def _car_painter(rng, x0, x1, y_top, y_bot, rear: bool) -> Painter:
         if not rear:  # side windows split by a pillar
             cabin_glass &= np.abs(u - 0.5) > 0.03
         out[cabin_glass] = glass + 30 * (0.36 - v[cabin_glass])[:, None] * 2
-        wheels = (v > 0.8) & ((np.abs(u - 0.2) < 0.1) | (np.abs(u - 0.8) < 0.1))
+        wheels = (v > 0.8) & ((np.abs(u - 0.2) < 0.1) |
+                              (np.abs(u - 0.8) < 0.1))
         if rear:
             wheels = (v > 0.86) & ((u < 0.16) | (u > 0.84))
             lights = (v > 0.45) & (v < 0.58) & ((u < 0.14) | (u > 0.86))
@@ -949,7 +952,8 @@ def _car(cv, g, x, y, side_view, rng):
         ri = 0.18 if side_view else 0.1
         pts = [(x0, y), (x0, top + height * 0.45),
                (x0 + width * ri, top + height * 0.38),
-               (x0 + width * (ri + 0.08), top), (x1 - width * (ri + 0.08), top),
+               (x0 + width * (ri + 0.08), top),
+               (x1 - width * (ri + 0.08), top),
                (x1 - width * ri, top + height * 0.38),
                (x1, top + height * 0.45), (x1, y)]
         cv.add('car', _ints(pts),

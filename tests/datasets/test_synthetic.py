@@ -98,7 +98,8 @@ def test_dataset_files_layout_and_nproc_independence(tmp_path):
         assert filecmp.cmp(one / f, two / f, shallow=False), f
     # real layout and names, two or more cities per split
     for split, n in (('train', 3), ('val', 2), ('test', 1)):
-        imgs = sorted((one / 'leftImg8bit' / split).glob('*/*_leftImg8bit.png'))
+        imgs = sorted(
+            (one / 'leftImg8bit' / split).glob('*/*_leftImg8bit.png'))
         assert len(imgs) == n
         assert {p.parent.name for p in imgs} <= set(CITIES[split])
         for p in imgs:

@@ -55,7 +55,8 @@ def main():
     if not args.no_convert and (args.train or args.val):
         stats = convert_cityscapes(args.out_dir, nproc=args.nproc)
         print(f'\nconverted {stats["converted"]} annotation files in '
-              f'{time.time() - generated:.1f} s; split lists: {stats["splits"]}')
+              f'{time.time() - generated:.1f} s; split lists: '
+              f'{stats["splits"]}')
 
 
 if __name__ == '__main__':
