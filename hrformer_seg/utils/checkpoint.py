@@ -65,10 +65,12 @@ def load_checkpoint_file(
                 f'{path} contains pickled Python objects that are not plain '
                 f'weights{detail}; refusing to unpickle them (the file is '
                 'loaded with weights_only=True). Re-save it with only '
-                'tensors, e.g. {"state_dict": model.state_dict()}.') from err
+                'tensors, e.g. {"state_dict": model.state_dict()}; if the '
+                'global is a dict subclass holding plain data (a config), '
+                'name it in dict_like_globals to read it as a dict.') from err
         raise CheckpointError(
             f'{path} is corrupt or not a PyTorch checkpoint: {err}') from err
-    except (RuntimeError, EOFError, ValueError, OSError) as err:
+    except Exception as err:  # torch raises many types for broken files
         raise CheckpointError(
             f'{path} is truncated, corrupt or not a PyTorch checkpoint: '
             f'{type(err).__name__}: {err}') from err
