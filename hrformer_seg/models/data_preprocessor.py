@@ -1,6 +1,6 @@
 """Normalises, pads and batches images (and labels) on the model's device."""
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F

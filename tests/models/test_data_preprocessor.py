@@ -11,7 +11,8 @@ STD = [58.395, 57.12, 57.375]
 
 
 def _sample(h, w, with_label=True, fill=1):
-    sample = SegDataSample(metainfo=dict(ori_shape=(h, w), img_path=f'{h}.png'))
+    sample = SegDataSample(
+        metainfo=dict(ori_shape=(h, w), img_path=f'{h}.png'))
     if with_label:
         sample.gt_sem_seg = PixelData(
             data=torch.full((1, h, w), fill, dtype=torch.long))

@@ -1,4 +1,4 @@
-"""Base class of the decode heads: input selection, classifier, loss, resizing."""
+"""Base class of the decode heads: inputs, classifier, loss, resizing."""
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -145,13 +145,13 @@ class BaseDecodeHead(BaseModule):
         return torch.cat(resized, dim=1)
 
     def cls_seg(self, feats: torch.Tensor) -> torch.Tensor:
-        """Dropout and the 1x1 classifier: (N, channels, H, W) -> (N, K, H, W)."""
+        """Dropout and 1x1 classifier: (N, channels, H, W) -> (N, K, H, W)."""
         if self.dropout is not None:
             feats = self.dropout(feats)
         return self.conv_seg(feats)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Backbone outputs -> (N, num_classes, H, W) logits (head resolution)."""
+        """Backbone outputs -> (N, num_classes, H, W) logits at head size."""
         raise NotImplementedError
 
     def loss_by_feat(self, seg_logits: torch.Tensor,

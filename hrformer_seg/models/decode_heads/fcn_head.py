@@ -1,4 +1,4 @@
-"""Fully convolutional head: a few convs and a classifier (the OCR auxiliary head)."""
+"""Fully convolutional head: convs and a classifier (OCR's auxiliary head)."""
 from typing import Sequence
 
 import torch

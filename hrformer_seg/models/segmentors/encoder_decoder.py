@@ -1,4 +1,4 @@
-"""Backbone -> (neck) -> decode head, with whole-image or sliding-window testing."""
+"""Backbone -> (neck) -> decode head; whole-image or sliding-window test."""
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch

@@ -1,4 +1,4 @@
-"""Shared helpers of the segmentor tests: a tiny stand-in backbone and configs."""
+"""Helpers of the segmentor tests: a tiny stand-in backbone, configs."""
 from typing import Tuple
 
 import torch
@@ -86,5 +86,6 @@ def cascade_cfg(num_classes: int = 5, **kwargs) -> dict:
 def sample_with_label(label: torch.Tensor, **metainfo) -> SegDataSample:
     """A SegDataSample with gt_sem_seg (1, H, W) and the given metainfo."""
     sample = SegDataSample(metainfo=metainfo)
-    sample.gt_sem_seg = PixelData(data=label.long().reshape(1, *label.shape[-2:]))
+    sample.gt_sem_seg = PixelData(
+        data=label.long().reshape(1, *label.shape[-2:]))
     return sample

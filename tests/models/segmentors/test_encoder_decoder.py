@@ -9,7 +9,8 @@ from segmentor_test_utils import fcn_cfg, sample_with_label
 
 
 def _model(**kwargs):
-    cfg = dict(type='EncoderDecoder', backbone=dict(type='TinySegTestBackbone'),
+    cfg = dict(type='EncoderDecoder',
+               backbone=dict(type='TinySegTestBackbone'),
                decode_head=fcn_cfg(num_classes=4))
     cfg.update(kwargs)
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""HRFormer-S/B + FCN + OCR: parameter counts and output size of the full model."""
+"""HRFormer-S/B + FCN + OCR: parameter counts and output size."""
 import pytest
 import torch
 
