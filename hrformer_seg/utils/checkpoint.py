@@ -76,8 +76,9 @@ def load_checkpoint_file(
             f'{type(err).__name__}: {err}') from err
 
 
-def extract_state_dict(checkpoint: Any,
-                       source: str = 'checkpoint') -> 'OrderedDict[str, Tensor]':
+def extract_state_dict(
+        checkpoint: Any,
+        source: str = 'checkpoint') -> 'OrderedDict[str, Tensor]':
     """Return the weights of a loaded checkpoint.
 
     Looks under 'state_dict', then 'model', else takes the mapping itself;

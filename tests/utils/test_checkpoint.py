@@ -1,4 +1,4 @@
-"""The safe weight loader: what it loads, what it refuses, and how it says so."""
+"""The safe weight loader: what it loads, what it refuses, what it says."""
 from collections import OrderedDict
 
 import pytest

@@ -1,4 +1,4 @@
-"""Convert an official HRFormer checkpoint (github HRNet/HRFormer) for hrformer_seg.
+"""Convert an official HRFormer checkpoint (github HRNet/HRFormer).
 
     python tools/model_converters/convert_hrformer.py hrt_small.pth \
         pretrained/hrformer_small_imagenet.pth [--window-size 7]

@@ -88,7 +88,9 @@ class HRFormerModule(nn.Module):
     ``j == i`` as is; ``j > i`` (lower resolution) through a 1x1 conv + norm,
     a nearest upsampling by ``2^(j-i)`` and, when that is not exactly branch
     ``i``'s size (inputs not divisible by 32), a bilinear resize with
-    ``align_corners=True``; ``j < i`` through ``i - j`` stride-2 steps of
+    ``align_corners=True`` (both as in the official seg code; on sizes
+    divisible by 32 it is plain nearest upsampling, as in mmpose's
+    HRFormer); ``j < i`` through ``i - j`` stride-2 steps of
     depthwise 3x3 conv + norm + pointwise 1x1 conv + norm, ReLU after each
     step but the last. A ReLU follows the sum.
 
@@ -368,6 +370,10 @@ class HRFormer(BaseModule):
     @staticmethod
     def _apply_transition(transition: nn.ModuleList,
                           xs: List[Tensor]) -> List[Tensor]:
+        """Existing branch ``i`` goes through its layer (if any) from
+        ``xs[i]``, a new branch from ``xs[-1]``. (The official code feeds
+        ``xs[-1]`` to every layer of stages 3 and 4; the two agree whenever
+        existing branches keep their channels, as in HRFormer-S/B.)"""
         out = []
         for i, layer in enumerate(transition):
             if i < len(xs):

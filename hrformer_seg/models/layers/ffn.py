@@ -1,4 +1,4 @@
-"""The HRFormer feed-forward network: 1x1 conv, depthwise 3x3 conv, 1x1 conv."""
+"""HRFormer feed-forward network: 1x1 conv, depthwise 3x3 conv, 1x1 conv."""
 from typing import Optional
 
 from mmcv.cnn import build_norm_layer

@@ -1,4 +1,4 @@
-"""The HRFormer transformer block: local-window attention + depthwise-conv FFN."""
+"""HRFormer transformer block: window attention + depthwise-conv FFN."""
 from typing import Optional
 
 import torch
@@ -11,7 +11,7 @@ from .window_attention import LocalWindowAttention
 
 
 class HRFormerBlock(nn.Module):
-    """``x = x + DropPath(Attn(LN(x)))``, then ``x = x + DropPath(FFN(LN(x)))``.
+    """``x += DropPath(Attn(LN(x)))``, then ``x += DropPath(FFN(LN(x)))``.
 
     The attention is :class:`LocalWindowAttention`, the FFN :class:`MlpDWBN`
     with ``mlp_ratio * C`` hidden channels; the LayerNorms use eps 1e-6.

@@ -5,7 +5,7 @@ is split between the two sides, the top/left side getting ``pad // 2``), cut
 into ``window_size x window_size`` windows, attended within each window with a
 learned relative position bias, and cropped back to its size.
 """
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
