@@ -15,22 +15,28 @@ What changes (config ``runner_type='SegRunner'``):
   named by ``work_dir/last_checkpoint`` even if the work dir was moved.
 """
 import copy
+import datetime
 import logging
+import os
 import os.path as osp
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import mmengine
 import torch
+import torch.distributed as torch_dist
 from mmengine.dist import all_gather_object, is_distributed, is_main_process
 from mmengine.hooks import CheckpointHook
-from mmengine.model import is_model_wrapper
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import weights_to_cpu
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from hrformer_seg.registry import DATA_SAMPLERS, DATASETS, RUNNERS
+from hrformer_seg.registry import (DATA_SAMPLERS, DATASETS, MODEL_WRAPPERS,
+                                   RUNNERS)
 from .checkpoint import (CheckpointError, UnencodableValueError, atomic_save,
                          checkpoints_in, encode, latest_checkpoint,
                          load_checkpoint_file)
@@ -77,6 +83,28 @@ def state_dict_mismatches(model_state: Dict[str, torch.Tensor],
     return problems
 
 
+def _elastic_attempt_store(rank: int, world_size: int,
+                           timeout: datetime.timedelta) -> torch_dist.Store:
+    """The torchrun store, namespaced by restart attempt.
+
+    torchrun keeps one TCP store server for all restart attempts, and the
+    workers' default process group keys are the same in every attempt: after
+    a restart, gloo reads the addresses of the killed processes and fails
+    ("Connection refused") or waits forever. A prefix per attempt
+    (``TORCHELASTIC_RESTART_COUNT``) keeps the attempts apart.
+    """
+    agent_store = os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True'
+    store = torch_dist.TCPStore(
+        host_name=os.environ['MASTER_ADDR'],
+        port=int(os.environ['MASTER_PORT']),
+        world_size=world_size,
+        is_master=not agent_store and rank == 0,
+        timeout=timeout,
+        multi_tenant=True)
+    attempt = os.environ['TORCHELASTIC_RESTART_COUNT']
+    return torch_dist.PrefixStore(f'hrformer_seg/attempt_{attempt}', store)
+
+
 @RUNNERS.register_module()
 class SegRunner(Runner):
     """mmengine ``Runner`` with atomic, safe, exactly resumable checkpoints.
@@ -84,6 +112,71 @@ class SegRunner(Runner):
     Takes the same arguments as mmengine's ``Runner`` (build it with
     ``RUNNERS.build(cfg)`` and ``runner_type='SegRunner'``).
     """
+
+    # ------------------------------------------------- environment (CPU)
+    def setup_env(self, env_cfg: Dict) -> None:
+        """mmengine's ``setup_env``, with a process group that works on CPU
+        and after a torchrun restart.
+
+        For the ``pytorch`` launcher the process group is created here when
+        CUDA is missing (mmengine's ``init_dist`` calls
+        ``torch.cuda.set_device``, which a CPU build of torch lacks; the
+        backend becomes gloo) or when torchrun runs the job (to isolate
+        restarts, see :func:`_elastic_attempt_store`). Otherwise mmengine's
+        ``init_dist`` does it as before.
+        """
+        elastic = 'TORCHELASTIC_RESTART_COUNT' in os.environ
+        cuda = torch.cuda.is_available()
+        if (self.distributed and self.launcher == 'pytorch'
+                and (elastic or not cuda)
+                and not torch_dist.is_initialized()):
+            dist_cfg = dict(env_cfg.get('dist_cfg', {}))
+            backend = dist_cfg.pop('backend', 'nccl' if cuda else 'gloo')
+            if not cuda and backend != 'gloo':
+                print_log(f'no CUDA: distributed backend {backend!r} '
+                          "replaced by 'gloo'", logger='current',
+                          level=logging.WARNING)
+                backend = 'gloo'
+            timeout = datetime.timedelta(
+                seconds=dist_cfg.pop('timeout', 1800))
+            if cuda:
+                torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
+            rank = int(os.environ['RANK'])
+            world_size = int(os.environ['WORLD_SIZE'])
+            store = _elastic_attempt_store(rank, world_size, timeout) \
+                if elastic else None
+            torch_dist.init_process_group(
+                backend=backend, store=store, rank=rank,
+                world_size=world_size, timeout=timeout, **dist_cfg)
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[Dict],
+                   model: torch.nn.Module) -> torch.nn.Module:
+        """mmengine's ``wrap_model``; on CPU, DDP without ``device_ids``.
+
+        mmengine always passes ``device_ids=[LOCAL_RANK]``, which DDP
+        refuses for a CPU module, and SyncBN cannot run on CPU: it is
+        reverted to plain BN with a warning.
+        """
+        if (not self.distributed or is_model_wrapper(model)
+                or torch.cuda.is_available()):
+            return super().wrap_model(model_wrapper_cfg, model)
+        if any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules()):
+            self.logger.warning('SyncBN runs on GPUs only: reverted to BN')
+            model = revert_sync_batchnorm(model)
+        wrapper_cfg = dict(model_wrapper_cfg or {})
+        wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
+        if model_wrapper_cfg is None:
+            wrapper_cfg.update(
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get(
+                    'find_unused_parameters', False))
+        default_args = dict(module=model)
+        wrapper_type = MODEL_WRAPPERS.get(wrapper_cfg['type'])
+        if isinstance(wrapper_type, type) and issubclass(
+                wrapper_type, DistributedDataParallel):
+            default_args['device_ids'] = None
+        return MODEL_WRAPPERS.build(wrapper_cfg, default_args=default_args)
 
     # ----------------------------------------------------------- building
     @staticmethod
