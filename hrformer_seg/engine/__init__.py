@@ -5,8 +5,8 @@ Importing it registers ``SegRunner``, ``ResumableIterBasedTrainLoop``,
 ``hrformer_seg`` scope, and routes mmengine's loading of local checkpoint
 files (``load_from``, ``Pretrained`` init) through the weights-only loader.
 """
-from .checkpoint import (CheckpointError, UnsafeCheckpointError, atomic_save,
-                         load_checkpoint_file, register_safe_local_loader)
+from .checkpoint import (CheckpointError, atomic_save, load_checkpoint_file,
+                         register_safe_local_loader)
 from .hooks import AtomicCheckpointHook
 from .loops import NonFiniteLossError, ResumableIterBasedTrainLoop
 from .runner import SegRunner
@@ -17,6 +17,6 @@ register_safe_local_loader()
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointError', 'NonFiniteLossError',
     'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop', 'SegRunner',
-    'SeededDataset', 'SeededIndex', 'UnsafeCheckpointError', 'atomic_save',
+    'SeededDataset', 'SeededIndex', 'atomic_save',
     'load_checkpoint_file'
 ]

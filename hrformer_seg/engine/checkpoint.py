@@ -10,14 +10,15 @@ Three pieces:
   checkpoint (``HistoryBuffer`` objects in the message hub, numpy arrays and
   scalars, ``ConfigDict``) into tensors and plain Python containers and back,
   so the file loads with ``torch.load(weights_only=True)``.
-- :func:`load_checkpoint_file` is that safe load, with errors that name the
-  file: a truncated file, or one that needs unpickling arbitrary classes
-  (refused, never loaded unsafely as a fallback).
+- :func:`load_checkpoint_file` is that safe load (through
+  :mod:`hrformer_seg.utils.checkpoint`, whose errors name the file and which
+  refuses files that need unpickling classes) followed by :func:`decode`;
+  :func:`register_safe_local_loader` routes mmengine's own loading of local
+  files (``load_from``, ``Pretrained`` init) through it.
 """
 import collections
 import os
 import os.path as osp
-import pickle
 import re
 import stat
 import tempfile
@@ -28,17 +29,12 @@ import torch
 from mmengine.config import ConfigDict
 from mmengine.logging import HistoryBuffer
 
+from hrformer_seg.utils.checkpoint import CheckpointError
+from hrformer_seg.utils.checkpoint import load_checkpoint_file as _safe_load
+
 # marks a dict that stands for an object of another type
 TYPE_TAG = '__hrformer_seg_type__'
 TMP_SUFFIX = '.tmp'
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated, corrupt or does not fit the run."""
-
-
-class UnsafeCheckpointError(CheckpointError):
-    """A checkpoint needs unpickling classes, which could run code."""
 
 
 class UnencodableValueError(TypeError):
@@ -222,54 +218,23 @@ def decode(obj: Any) -> Any:
 
 
 # ---------------------------------------------------------------- loading
-_GLOBAL_RE = re.compile(r'Unsupported global: GLOBAL (\S+)')
-
-
 def load_checkpoint_file(
         filename: str,
         map_location: Union[str, torch.device, Callable, None] = 'cpu'
 ) -> Any:
-    """``torch.load(filename, weights_only=True)`` with errors naming the file.
+    """Loads a checkpoint with ``weights_only=True`` and :func:`decode` s it.
 
-    The result is passed through :func:`decode`, so our own training
-    checkpoints come back with their numpy arrays and history buffers; third
-    party files (plain state dicts) come back unchanged.
+    The safe load is :func:`hrformer_seg.utils.checkpoint.load_checkpoint_file`
+    (errors name the file; a file that needs unpickling classes is refused,
+    never loaded unsafely). Our training checkpoints come back with their
+    numpy arrays and history buffers; third party files (plain state dicts)
+    come back unchanged.
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
-        UnsafeCheckpointError: the file holds pickled objects of classes
-            outside torch's weights-only allow-list. Such a file could run
-            code when loaded, so it is refused; convert it once in a trusted
-            environment to a plain state dict.
-        CheckpointError: the file is truncated or corrupt.
+        CheckpointError: the file is truncated, corrupt, or needs unpickling.
     """
-    filename = osp.expanduser(str(filename))
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file {filename} does not exist')
-    try:
-        checkpoint = torch.load(
-            filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        message = str(exc)
-        if 'Weights only load failed' not in message:
-            raise CheckpointError(
-                f'checkpoint file {filename} is corrupt: {message}') from exc
-        found = _GLOBAL_RE.search(message)
-        needs = (f'the class/function {found.group(1)}'
-                 if found else 'objects outside the tensor allow-list')
-        raise UnsafeCheckpointError(
-            f'refusing to load {filename}: it needs {needs} to be unpickled, '
-            'which could run arbitrary code, so it is not loaded with '
-            'weights_only=False. If you trust the file, convert it once to '
-            'a plain state dict of tensors (e.g. torch.save(torch.load(f, '
-            "weights_only=False)['state_dict'], out)) and load that.") \
-            from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        size = osp.getsize(filename)
-        raise CheckpointError(
-            f'checkpoint file {filename} ({size} bytes) is truncated or '
-            f'corrupt and cannot be loaded: {exc}') from exc
-    return decode(checkpoint)
+    return decode(_safe_load(osp.expanduser(str(filename)), map_location))
 
 
 def _load_from_local_safely(filename: str, map_location=None) -> Any:

@@ -16,7 +16,7 @@ be on ``PYTHONPATH``). They keep what matters for resuming and checkpoints:
 import os
 import random
 import signal
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -207,11 +207,3 @@ def records(log_file: str) -> List[int]:
         return []
     with open(log_file) as f:
         return [int(line) for line in f if line.strip()]
-
-
-def state_dicts_equal(a: Dict[str, torch.Tensor],
-                      b: Dict[str, torch.Tensor]) -> Sequence[str]:
-    """Names of the entries that differ (bitwise) between two state dicts."""
-    keys = sorted(set(a) | set(b))
-    return [k for k in keys
-            if k not in a or k not in b or not torch.equal(a[k], b[k])]
