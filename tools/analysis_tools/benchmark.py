@@ -41,8 +41,9 @@ optimizer update) is not counted. The achieved rate (counted FLOPs / median
 time) is compared with the fp32 matrix-multiply rate the same subprocess
 measures before and after the run (``torch.mm`` of two 2048 x 2048
 matrices, median): numbers from two runs are comparable only through it,
-and a low matmul rate shows a machine busy with something else (the load
-averages are recorded too).
+and a low matmul rate shows a machine busy with something else. Recorded
+too: the load averages and the cores other processes kept busy while the
+timed iterations ran (/proc/stat minus this process's CPU time).
 
 SyncBN becomes BN without CUDA (``adapt_cfg_to_device``). This file imports
 no ``hrformer_seg`` at module level: ``benchmarks/peer_model.py`` reuses its
@@ -101,10 +102,14 @@ class Subject:
 # command line
 # --------------------------------------------------------------------------
 def build_parser(with_config: bool = True,
-                 description: str = 'Benchmark a segmentor'
+                 description: str = 'Benchmark a segmentor',
+                 extra_args: Optional[Callable[[argparse.ArgumentParser],
+                                               None]] = None
                  ) -> argparse.ArgumentParser:
     """The command line shared by this tool and benchmarks/peer_model.py."""
     parser = argparse.ArgumentParser(description=description)
+    if extra_args is not None:
+        extra_args(parser)
     if with_config:
         parser.add_argument('config', help='config file')
         parser.add_argument(
@@ -271,6 +276,31 @@ def matmul_rate(device: torch.device, size: int = MATMUL_SIZE,
     return rates
 
 
+def _cpu_seconds() -> Tuple[float, float, float]:
+    """(machine busy CPU seconds, this process's CPU seconds, wall time).
+
+    The machine's from /proc/stat (all cores; NaN where unavailable)."""
+    busy = float('nan')
+    try:
+        with open('/proc/stat') as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal ...
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf(
+            'SC_CLK_TCK')
+    except (OSError, ValueError, IndexError):
+        pass
+    own = os.times()
+    return busy, own.user + own.system, time.perf_counter()
+
+
+def other_cores_busy(start: Tuple[float, float, float],
+                     end: Tuple[float, float, float]) -> float:
+    """Cores kept busy by other processes between two ``_cpu_seconds``."""
+    wall = end[2] - start[2]
+    others = (end[0] - start[0]) - (end[1] - start[1])
+    return max(others, 0.0) / wall if wall > 0 else float('nan')
+
+
 def current_rss_mb() -> float:
     """Resident set size now (MiB), from /proc (0 where unavailable)."""
     try:
@@ -319,7 +349,8 @@ def make_batches(subject: Subject, mode: str, shape: Sequence[int],
                 align_corners=False)[0].round().clamp(0, 255).byte()
             if flip:
                 view = view.flip(-1)
-            meta = dict(ori_shape=(height, width), img_shape=(h, w),
+            meta = dict(img_path='benchmark.png',
+                        ori_shape=(height, width), img_shape=(h, w),
                         pad_shape=(h, w), scale_factor=(w / width, h / height),
                         keep_ratio=True, flip=flip,
                         flip_direction='horizontal' if flip else None)
@@ -494,12 +525,14 @@ def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
             step()
     _sync(device)
     times = []
+    cpu_start = _cpu_seconds()
     for _ in range(args.repeat):
         _sync(device)
         start = time.perf_counter()
         step()
         _sync(device)
         times.append(time.perf_counter() - start)
+    other_cores = other_cores_busy(cpu_start, _cpu_seconds())
     peak_mb, peak_kind = peak_memory_mb(device)
     mm_rates += matmul_rate(device)
     result = dict(
@@ -512,6 +545,7 @@ def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
         peak_memory_mb=peak_mb, peak_memory_kind=peak_kind,
         rss_after_build_mb=rss_built, matmul_gflops=mm_rates,
         loadavg_before=list(load_before), loadavg_after=list(os.getloadavg()),
+        other_cores_busy=other_cores,
         info=subject.info)
     if args.mode == 'tta':
         result['tta_views'] = [list(v) for v in subject.tta_views]
@@ -597,6 +631,7 @@ def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
                          if flops else 0.0),
         matmul_gflops=mm,
         loadavg=[r['loadavg_before'] + r['loadavg_after'] for r in runs],
+        other_cores_busy=[r['other_cores_busy'] for r in runs],
         runs=runs)
     summary['utilisation'] = (summary['achieved_gflops'] / mm['median']
                               if mm['median'] else 0.0)
@@ -629,7 +664,9 @@ def format_table(summary: Dict[str, Any]) -> str:
         f"{s['name']}: {what}, input {s['batch']}x3x{h}x{w}, "
         f"{s['device']}, {s['threads']} threads, "
         f"{s['num_params']:,} parameters",
-        f"load average (1 min) before/after each run: {loads}",
+        f"load average (1 min) before/after each run: {loads}; cores "
+        "busy with other processes while timing: " + ' '.join(
+            f'{x:.2f}' for x in s['other_cores_busy']),
         '| metric | median | min | max | n |',
         '|---|---|---|---|---|',
         f"| time per image (s) | {t['median']:.3f} | {t['min']:.3f} | "
@@ -659,13 +696,16 @@ def main(argv: Optional[List[str]] = None,
          builder: Callable[[argparse.Namespace], Subject] = build_ours,
          with_config: bool = True,
          script: Optional[str] = None,
-         description: str = 'Benchmark a segmentor') -> Dict[str, Any]:
+         description: str = 'Benchmark a segmentor',
+         extra_args: Optional[Callable[[argparse.ArgumentParser],
+                                       None]] = None) -> Dict[str, Any]:
     """Parent: spawns the workers and prints; worker: measures.
 
     ``benchmarks/peer_model.py`` calls this with its own ``builder``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(with_config, description).parse_args(argv)
+    args = build_parser(with_config, description,
+                        extra_args).parse_args(argv)
     check_args(args)
     if args.device is None:
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
