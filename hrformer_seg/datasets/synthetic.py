@@ -219,7 +219,7 @@ class _Canvas:
         region = self.img[y0:y1, x0:x1]
         if alpha is not None:
             a = alpha(ys, xs)[..., None]
-            tex = a * tex + (1 - a) * region * 0.8
+            tex = a * tex + (1 - a) * region * 0.6
         np.copyto(region, tex, where=sub[..., None])
         np.copyto(self.label[y0:y1, x0:x1], np.uint8(LABEL_IDS[name]),
                   where=sub)
@@ -452,7 +452,7 @@ def _wall_painter(rng, span: _Span) -> Painter:
         base = _jitter(rng, (145, 75, 55), 12)
     courses = int(rng.integers(3, 7))
     aspect = rng.uniform(1.5, 3.0)  # block width / course height
-    shade = rng.uniform(-18, 18, (8, 16)).astype(np.float32)
+    shade = rng.uniform(-25, 25, (8, 16)).astype(np.float32)
 
     def paint(ys, xs, rng):
         h, w = ys.shape
@@ -465,8 +465,8 @@ def _wall_painter(rng, span: _Span) -> Painter:
             int))
         out += shade[idx][..., None]
         out += 4 * rng.standard_normal((h, w, 1), dtype=np.float32)
-        joints = (np.mod(v * courses, 1) < 0.12) | (np.mod(uu, 1) < 0.06)
-        out[joints] *= 0.62
+        joints = (np.mod(v * courses, 1) < 0.15) | (np.mod(uu, 1) < 0.08)
+        out[joints] *= 0.5
         out[v < 0.08] += 20  # lighter coping
         return out
 
@@ -478,7 +478,7 @@ def _fence_painter(rng, g: _Geometry, span: _Span
     metal = rng.random() < 0.6
     col = _gray(rng, 35, 100, 6) if metal else _jitter(rng, (125, 95, 65), 12)
     bars = rng.uniform(0.12, 0.25)  # bar spacing / local height
-    bar = rng.uniform(0.35, 0.55)
+    bar = rng.uniform(0.45, 0.6)
     diagonal = rng.random() < 0.4
 
     def alpha(ys, xs):
@@ -570,9 +570,9 @@ def _trunk_painter(rng) -> Painter:
 
 
 def _terrain_painter(rng, g: _Geometry) -> Painter:
-    if rng.random() < 0.7:
-        base = np.array([rng.uniform(90, 150), rng.uniform(130, 185),
-                         rng.uniform(55, 95)], np.float32)
+    if rng.random() < 0.75:
+        base = np.array([rng.uniform(80, 140), rng.uniform(135, 190),
+                         rng.uniform(45, 85)], np.float32)
     else:  # dry grass / soil
         base = _jitter(rng, (150, 135, 90), 12)
 
@@ -713,8 +713,8 @@ def render_scene(height: int, width: int, rng: np.random.Generator,
         walk = _ints([(g.xv, g.yh), (border, base), (border, h + 2),
                       (edge, h + 2)])
         cv.add('sidewalk', walk, _sidewalk_painter(rng, g, side))
-        if park or rng.random() < 0.5:  # grass verge along the road
-            f = rng.uniform(0.35, 0.7)
+        if park or rng.random() < 0.55:  # grass verge along the road
+            f = rng.uniform(0.5, 0.85)
             inner = edge + (border - edge) * f
             y_in = g.yh + (h - g.yh) * rng.uniform(0.0, 0.2)
             verge = _ints([(g.xv, g.yh), (g.road_edge(y_in, side), y_in),
@@ -784,8 +784,8 @@ def _side_stuff(cv: _Canvas, g: _Geometry, side: int, park: bool,
             cv.add('building', poly, _facade_painter(rng, g, side, top_y0))
             t = t_next
     # a railing or low wall between sidewalk and road, near the camera
-    if rng.random() < 0.4:
-        kind = 'fence' if rng.random() < 0.55 else 'wall'
+    if rng.random() < 0.5:
+        kind = 'fence' if rng.random() < 0.5 else 'wall'
         t_far = rng.uniform(0.1, 0.4)
         rel = rng.uniform(0.75, 1.0)  # metres over camera height
         ends = []
@@ -800,7 +800,7 @@ def _side_stuff(cv: _Canvas, g: _Geometry, side: int, park: bool,
         t1 = max(t0 - rng.uniform(0.3, 0.7), 0.05)
         x_a = g.xv + (border - g.xv) * t0
         x_b = g.xv + (border - g.xv) * t1
-        height = h * rng.uniform(0.12, 0.3) * g.zoom
+        height = h * rng.uniform(0.15, 0.35) * g.zoom
         ya, yb = g.base_y(x_a, side), g.base_y(x_b, side)
         # stand a little in front of the facade
         if kind in ('wall', 'fence'):
