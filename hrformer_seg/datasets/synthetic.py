@@ -18,8 +18,8 @@ position.
 Object sizes follow a pinhole camera over a flat ground: an object whose foot
 is ``d`` pixels below the horizon is ``d * real_height / camera_height``
 pixels tall. Thin classes are kept wide enough to be learnable at the demo
-size (about 128x256, stride-4 output 32x64): poles are at least 2.5% of the
-image width (6 px at 256) and signs at least 7%.
+size (about 128x256, stride-4 output 32x64): poles are at least 3% of the
+image width wide (7-8 px at 256, two output pixels) and signs at least 7%.
 
 Classes drawn (train IDs): road 0, sidewalk 1, building 2, wall 3, fence 4,
 pole 5, traffic sign 7, vegetation 8, terrain 9, sky 10, person 11, car 13,
