@@ -20,13 +20,13 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadAnnotations', num_classes=19),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadAnnotations', num_classes=19),
     dict(type='PackSegInputs'),
 ]
 img_ratios = [0.75, 1.0, 1.25]
@@ -39,7 +39,7 @@ tta_pipeline = [
              for r in img_ratios],
             [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
              dict(type='RandomFlip', prob=1.0, direction='horizontal')],
-            [dict(type='LoadAnnotations')],
+            [dict(type='LoadAnnotations', num_classes=19)],
             [dict(type='PackSegInputs')],
         ]),
 ]

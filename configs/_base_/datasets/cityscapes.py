@@ -6,7 +6,7 @@ data_root = 'data/cityscapes/'
 crop_size = (512, 1024)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(type='LoadAnnotations', num_classes=19),
     dict(
         type='RandomResize',
         scale=(2048, 1024),
@@ -21,7 +21,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
     # load annotations after resizing: metrics compare at the original size
-    dict(type='LoadAnnotations'),
+    dict(type='LoadAnnotations', num_classes=19),
     dict(type='PackSegInputs'),
 ]
 # multi-scale + flip test (tools/test.py --tta): each scale relative to the
@@ -36,7 +36,7 @@ tta_pipeline = [
              for r in img_ratios],
             [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
              dict(type='RandomFlip', prob=1.0, direction='horizontal')],
-            [dict(type='LoadAnnotations')],
+            [dict(type='LoadAnnotations', num_classes=19)],
             [dict(type='PackSegInputs')],
         ]),
 ]
