@@ -1,1 +1,4 @@
+"""High-level API: load a trained model, segment images, draw results."""
+from .inference import inference_model, init_model, show_result_pyplot
 
+__all__ = ['init_model', 'inference_model', 'show_result_pyplot']

@@ -1,7 +1,10 @@
-from .local_visualizer import SegLocalVisualizer, label_map_to_numpy, write_rgb
-from .palette import cityscapes_metainfo, colorize, generate_palette, resolve_meta
+"""Drawing label maps: the segmentation visualiser and palette helpers."""
+from .local_visualizer import (SegLocalVisualizer, label_map_to_numpy,
+                               write_rgb)
+from .palette import (cityscapes_metainfo, colorize, generate_palette,
+                      resolve_meta)
 
 __all__ = [
-    'SegLocalVisualizer', 'cityscapes_metainfo', 'colorize', 'generate_palette',
-    'label_map_to_numpy', 'resolve_meta', 'write_rgb'
+    'SegLocalVisualizer', 'cityscapes_metainfo', 'colorize',
+    'generate_palette', 'label_map_to_numpy', 'resolve_meta', 'write_rgb'
 ]

@@ -1,4 +1,4 @@
-"""Pictures of segmentation results: ground truth and prediction side by side."""
+"""Pictures of segmentation results: ground truth next to prediction."""
 import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union

@@ -159,7 +159,8 @@ def test_add_datasample_goes_to_tensorboard(tmp_path):
 def test_bad_inputs_are_named(tmp_path):
     vis = _visualizer('bad')
     with pytest.raises(ValueError, match='RGB'):
-        vis.compose(np.zeros((4, 4, 4), np.uint8), _sample(pred=np.ones((4, 4))))
+        vis.compose(np.zeros((4, 4, 4), np.uint8),
+                    _sample(pred=np.ones((4, 4))))
     with pytest.raises(ValueError, match='label map'):
         vis.draw_sem_seg(np.zeros((4, 4, 3), np.uint8), np.ones((2, 4, 4)))
     with pytest.raises(OSError, match='pic.unknownext'):

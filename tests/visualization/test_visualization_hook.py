@@ -26,7 +26,8 @@ def _write_image(path, value):
 
 
 def _sample(img_path=None, label=1):
-    sample = SegDataSample(metainfo=dict(img_path=img_path) if img_path else {})
+    meta = dict(img_path=img_path) if img_path else {}
+    sample = SegDataSample(metainfo=meta)
     sample.gt_sem_seg = PixelData(data=torch.zeros(1, H, W, dtype=torch.long))
     sample.pred_sem_seg = PixelData(
         data=torch.full((1, H, W), label, dtype=torch.long))
@@ -67,7 +68,8 @@ def test_test_iter_interval_and_names(tmp_path):
         paths.append(str(tmp_path / 'img' / f'city_{i}_leftImg8bit.png'))
         _write_image(paths[-1], 10 * i)
     hook.before_test(runner)
-    hook.after_test_iter(runner, 0, None, [_sample(paths[0]), _sample(paths[1])])
+    hook.after_test_iter(runner, 0, None,
+                         [_sample(paths[0]), _sample(paths[1])])
     hook.after_test_iter(runner, 1, None, [_sample(paths[2])])
     # samples 0 and 2 of the test set, step = sample index
     assert _vis_images(tmp_path) == ['city_0_leftImg8bit_0.png',

@@ -1,0 +1,287 @@
+"""Load a trained segmentor and run it on images, in three calls.
+
+Example::
+
+    from hrformer_seg.apis import (inference_model, init_model,
+                                   show_result_pyplot)
+    config = 'configs/hrformer/ocrnet_hrformer-s_4x2_512x1024_80k_cityscapes.py'
+    model = init_model(config, 'work_dirs/ocrnet/iter_80000.pth', device='cpu')
+    result = inference_model(model, 'demo.png')      # SegDataSample
+    result.pred_sem_seg.data                         # (1, H, W) train IDs
+    show_result_pyplot(model, 'demo.png', result, out_file='demo_pred.png')
+"""
+import copy
+import os
+import os.path as osp
+import warnings
+from typing import List, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+
+from hrformer_seg.registry import MODELS
+from hrformer_seg.structures import SegDataSample
+from hrformer_seg.engine.checkpoint import load_checkpoint_file
+from hrformer_seg.visualization import (SegLocalVisualizer,
+                                        cityscapes_metainfo, write_rgb)
+
+ImageType = Union[str, os.PathLike, np.ndarray]
+ImagesType = Union[ImageType, Sequence[ImageType]]
+
+
+def _load_config(config: Union[str, os.PathLike, Config]) -> Config:
+    if isinstance(config, (str, os.PathLike)):
+        path = os.fspath(config)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'config file not found: {path}')
+        return Config.fromfile(path)
+    if isinstance(config, Config):
+        return copy.deepcopy(config)
+    raise TypeError('config must be a file path or a mmengine Config, got '
+                    f'{type(config).__name__}')
+
+
+def _drop_pretrained(model_cfg: dict) -> None:
+    """No ImageNet weights at build time: the checkpoint brings the weights."""
+    if 'pretrained' in model_cfg:
+        model_cfg['pretrained'] = None
+    for part in ('backbone', 'neck'):
+        sub = model_cfg.get(part)
+        if isinstance(sub, dict) and sub.get('init_cfg') is not None:
+            sub['init_cfg'] = None
+    if 'init_cfg' in model_cfg:
+        model_cfg['init_cfg'] = None
+
+
+def _replace_syncbn(node) -> None:
+    """SyncBN only runs on GPUs; configs for CPU use plain BN."""
+    if isinstance(node, dict):
+        if node.get('type') in ('SyncBN', 'MMSyncBN', 'TorchSyncBN'):
+            node['type'] = 'BN'
+        for value in node.values():
+            _replace_syncbn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _replace_syncbn(value)
+
+
+def _state_dict(loaded, source: str) -> dict:
+    """The weights of a loaded file: ``state_dict`` or the mapping itself,
+    without a DataParallel ``module.`` prefix."""
+    weights = loaded.get('state_dict', loaded) if isinstance(
+        loaded, dict) else None
+    if not isinstance(weights, dict) or not weights or not all(
+            isinstance(v, torch.Tensor) for v in weights.values()):
+        raise KeyError(f'{source} holds no state dict of tensors (at the top '
+                       "level or under 'state_dict')")
+    return {(k[len('module.'):] if k.startswith('module.') else k): v
+            for k, v in weights.items()}
+
+
+def init_model(config: Union[str, os.PathLike, Config],
+               checkpoint: Optional[str] = None,
+               device: str = 'cpu',
+               cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build a segmentor from a config and load its trained weights.
+
+    The checkpoint is read with ``torch.load(weights_only=True)`` (see
+    :mod:`hrformer_seg.engine.checkpoint`); the backbone's ImageNet
+    ``init_cfg`` is not loaded. On the CPU, SyncBN becomes BN. The model is
+    returned in eval mode with ``model.cfg`` (the config) and
+    ``model.dataset_meta`` (``classes``/``palette`` from the checkpoint's
+    ``meta.dataset_meta``, else the 19 Cityscapes classes).
+
+    Args:
+        config: config file or :class:`~mmengine.config.Config`.
+        checkpoint: ``.pth`` file (training checkpoint or bare state dict);
+            None leaves the weights randomly initialised.
+        device: 'cpu', 'cuda', 'cuda:1', ...
+        cfg_options: overrides merged into the config, e.g.
+            ``{'model.test_cfg.mode': 'slide'}``.
+
+    Returns:
+        The model on ``device``, in eval mode.
+
+    Raises:
+        FileNotFoundError: the config or the checkpoint does not exist.
+        KeyError: the checkpoint lacks weights the model needs.
+    """
+    cfg = _load_config(config)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if 'model' not in cfg:
+        raise KeyError(f'config {getattr(cfg, "filename", "")} has no `model`')
+    model_cfg = copy.deepcopy(cfg.model)
+    _drop_pretrained(model_cfg)
+    model_cfg['train_cfg'] = None
+    on_cpu = torch.device(device).type == 'cpu'
+    if on_cpu:
+        _replace_syncbn(model_cfg)
+    init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
+    model = MODELS.build(model_cfg)
+    if on_cpu:
+        model = revert_sync_batchnorm(model)
+    model.cfg = cfg
+
+    dataset_meta = None
+    if checkpoint is not None:
+        loaded = load_checkpoint_file(checkpoint, map_location='cpu')
+        state_dict = _state_dict(loaded, os.fspath(checkpoint))
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+        if missing:
+            raise KeyError(
+                f'{checkpoint} lacks {len(missing)} weights of the model '
+                f'built from the config, e.g. {missing[:5]}; is it a '
+                'checkpoint of this config?')
+        if unexpected:
+            warnings.warn(f'{checkpoint}: {len(unexpected)} unused weights, '
+                          f'e.g. {unexpected[:5]}')
+        if isinstance(loaded, dict):
+            meta = loaded.get('meta') or {}
+            dataset_meta = meta.get('dataset_meta')
+            if dataset_meta is None and 'CLASSES' in meta:
+                dataset_meta = dict(classes=meta['CLASSES'],
+                                    palette=meta.get('PALETTE'))
+    if not dataset_meta or 'classes' not in dataset_meta:
+        dataset_meta = cityscapes_metainfo()
+    model.dataset_meta = dict(dataset_meta)
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _test_pipeline(cfg: Config) -> List[dict]:
+    """The config's test pipeline without annotation loading."""
+    pipeline = cfg.get('test_pipeline')
+    if pipeline is None:
+        try:
+            pipeline = cfg.test_dataloader.dataset.pipeline
+        except AttributeError:
+            raise KeyError(
+                'the config has neither `test_pipeline` nor '
+                '`test_dataloader.dataset.pipeline`') from None
+    return [copy.deepcopy(dict(step)) for step in pipeline
+            if dict(step).get('type') != 'LoadAnnotations']
+
+
+def _is_loader(step: dict) -> bool:
+    return str(step.get('type', '')).startswith('LoadImageFrom')
+
+
+def _prepare(cfg: Config, images: Sequence[ImageType]) -> dict:
+    """Run the test pipeline on paths or BGR arrays; collate a batch."""
+    steps = _test_pipeline(cfg)
+    from_file = Compose(steps)
+    from_array = Compose([s for s in steps if not _is_loader(s)])
+    items = []
+    for image in images:
+        if isinstance(image, np.ndarray):
+            if image.ndim == 2:
+                image = np.stack([image] * 3, axis=-1)
+            shape = image.shape[:2]
+            item = from_array(
+                dict(img=image, img_path=None, ori_shape=shape,
+                     img_shape=shape))
+        else:
+            path = os.fspath(image)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'image file not found: {path}')
+            item = from_file(dict(img_path=path))
+        if item is None:
+            raise ValueError(f'the test pipeline dropped the image {image!r}')
+        items.append(item)
+    return pseudo_collate(items)
+
+
+def inference_model(
+        model: nn.Module,
+        img: ImagesType) -> Union[SegDataSample, List[SegDataSample]]:
+    """Segment one image or a list of images.
+
+    The images go through the config's test pipeline (``test_pipeline``, or
+    that of ``test_dataloader``) without ``LoadAnnotations``; arrays skip the
+    loading step.
+
+    Args:
+        model: a model from :func:`init_model` (it needs ``model.cfg``).
+        img: a file path or an (H, W, 3) uint8 array in **BGR** order (as
+            ``cv2.imread`` returns it, the order the pipeline loads files
+            in), or a list of them.
+
+    Returns:
+        One :class:`SegDataSample` per image (a single one for a single
+        input) with ``pred_sem_seg`` (1, H, W) and ``seg_logits`` (K, H, W)
+        at the original image size.
+    """
+    single = not isinstance(img, (list, tuple))
+    images = [img] if single else list(img)
+    if not images:
+        return []
+    cfg = getattr(model, 'cfg', None)
+    if cfg is None:
+        raise AttributeError('model.cfg is missing: build the model with '
+                             'hrformer_seg.apis.init_model')
+    init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
+    data = _prepare(cfg, images)
+    with torch.no_grad():
+        results = model.test_step(data)
+    return results[0] if single else results
+
+
+def show_result_pyplot(model: nn.Module,
+                       img: ImageType,
+                       result: SegDataSample,
+                       opacity: float = 0.5,
+                       title: str = 'result',
+                       draw_gt: bool = True,
+                       draw_pred: bool = True,
+                       show: bool = False,
+                       wait_time: float = 0,
+                       out_file: Optional[str] = None,
+                       with_labels: bool = True) -> np.ndarray:
+    """Draw a result over its image (and its ground truth, if it has one).
+
+    Args:
+        model: the model (its ``dataset_meta`` names and colours classes).
+        img: the image given to :func:`inference_model` (path or BGR array).
+        result: the :class:`SegDataSample` it returned.
+        opacity: opacity of the class colours, in [0, 1].
+        title: window title / image name.
+        draw_gt: draw ``result.gt_sem_seg`` when present.
+        draw_pred: draw the prediction.
+        show: open a window.
+        wait_time: seconds the window stays (0: until a key is pressed).
+        out_file: write the picture (PNG/JPEG) here.
+        with_labels: captions and a legend of the classes present.
+
+    Returns:
+        The picture, (H', W', 3) RGB uint8.
+    """
+    if isinstance(img, np.ndarray):
+        image = np.ascontiguousarray(img[..., ::-1]) if img.ndim == 3 else img
+    else:
+        path = os.fspath(img)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'image file not found: {path}')
+        image = mmcv.imread(path, channel_order='rgb')
+        if image is None:
+            raise OSError(f'could not decode the image {path}')
+    # built directly (not get_instance): no global visualiser is replaced
+    visualizer = SegLocalVisualizer(name='show_result', alpha=opacity)
+    meta = getattr(model, 'dataset_meta', None) or cityscapes_metainfo()
+    visualizer.set_dataset_meta(meta['classes'], meta.get('palette'))
+    drawn = visualizer.compose(image, result, draw_gt, draw_pred, with_labels)
+    if show:
+        visualizer.show(drawn, win_name=title, wait_time=wait_time)
+    if out_file is not None:
+        write_rgb(out_file, drawn)
+    return drawn
+
+
+__all__ = ['init_model', 'inference_model', 'show_result_pyplot']

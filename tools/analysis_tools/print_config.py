@@ -1,0 +1,45 @@
+"""Print the full config after inheritance and overrides.
+
+    python tools/analysis_tools/print_config.py CONFIG [--cfg-options k=v ...]
+        [--save-path merged.py]
+"""
+import argparse
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Print a config with its _base_ files merged in')
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value')
+    parser.add_argument(
+        '--save-path', help='also write the merged config to this .py file')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    text = cfg.pretty_text
+    print(f'Config ({args.config}):\n{text}')
+    if args.save_path is not None:
+        if not args.save_path.endswith('.py'):
+            raise ValueError(
+                f'--save-path must end with .py: {args.save_path}')
+        cfg.dump(args.save_path)
+        print(f'merged config written to {args.save_path}')
+    return text
+
+
+if __name__ == '__main__':
+    main()
