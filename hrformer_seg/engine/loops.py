@@ -13,9 +13,10 @@ Differences from mmengine's ``IterBasedTrainLoop`` (same arguments, plus
 - validation runs with the global RNG states saved and restored around it,
   so the training stream is the same with or without validation (and with
   or without a resume at a validation step);
-- a non-finite loss never updates the weights: training stops with the
-  iteration and the loss terms in the message, or, with
-  ``skip_nonfinite=True``, the step is skipped and counted.
+- a non-finite loss never updates the weights, nor the buffers (BN running
+  statistics) its forward pass touched: training stops with the iteration
+  and the loss terms in the message, or, with ``skip_nonfinite=True``, the
+  step is skipped and counted.
 """
 import bisect
 import logging
@@ -24,6 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from mmengine.dist import all_reduce, get_world_size, is_distributed
 from mmengine.logging import print_log
+from mmengine.optim import OptimWrapperDict
 from mmengine.runner.base_loop import BaseLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmengine.runner.utils import calc_dynamic_intervals
@@ -216,33 +218,63 @@ class ResumableIterBasedTrainLoop(BaseLoop):
         # the whole run counts as one epoch, as in mmengine
         self.runner.call_hook('before_train_epoch')
         self._start_data_stream()
-        if self._pending_rng_state is not None:
-            set_rng_state(self._pending_rng_state)
-            self._pending_rng_state = None
-        while self._iter < self._max_iters and not self.stop_training:
-            self.runner.model.train()
-            data_batch = next(self.dataloader_iterator)
-            self.run_iter(data_batch)
-            self._decide_current_val_interval()
-            if (self.runner.val_loop is not None
-                    and self._iter >= self.val_begin
-                    and (self._iter % self.val_interval == 0
-                         or self._iter == self._max_iters)):
-                with preserved_rng_state():
-                    self.runner.val_loop.run()
+        try:
+            if self._pending_rng_state is not None:
+                set_rng_state(self._pending_rng_state)
+                self._pending_rng_state = None
+            while self._iter < self._max_iters and not self.stop_training:
+                self.runner.model.train()
+                data_batch = next(self.dataloader_iterator)
+                self.run_iter(data_batch)
+                self._decide_current_val_interval()
+                if (self.runner.val_loop is not None
+                        and self._iter >= self.val_begin
+                        and (self._iter % self.val_interval == 0
+                             or self._iter == self._max_iters)):
+                    with preserved_rng_state():
+                        self.runner.val_loop.run()
+        finally:
+            self._stop_data_stream()
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
+
+    def _stop_data_stream(self) -> None:
+        """Stops the data loader workers now that training is over.
+
+        With an infinite sampler they would otherwise keep their prefetched
+        batches until the garbage collector finds the iterator, which can
+        stall whatever runs then for seconds.
+        """
+        iterator, self.dataloader_iterator = self.dataloader_iterator, None
+        shutdown = getattr(iterator, '_shutdown_workers', None)
+        if shutdown is None:
+            return
+        shutdown()
+        if getattr(self.dataloader, '_iterator', None) is iterator:
+            # persistent workers: the loader must not reuse the stopped one
+            self.dataloader._iterator = None
 
     def run_iter(self, data_batch: Sequence[dict]) -> None:
         """One training step, held back if the loss is not finite."""
         self.runner.call_hook(
             'before_train_iter', batch_idx=self._iter, data_batch=data_batch)
-        guard = _NonFiniteLossGuard(self.runner.optim_wrapper)
-        outputs = self.runner.model.train_step(
-            data_batch, optim_wrapper=guard)
-        if guard.found_nonfinite:
-            self._on_nonfinite(outputs)
+        model = self.runner.model
+        if isinstance(self.runner.optim_wrapper, OptimWrapperDict):
+            # several optimizers, stepped by the model itself: no guard
+            outputs = model.train_step(
+                data_batch, optim_wrapper=self.runner.optim_wrapper)
+        else:
+            # the forward pass updates buffers (BN running statistics) even
+            # when the loss turns out NaN: keep them to undo that
+            buffers = [b.detach().clone() for b in model.buffers()]
+            guard = _NonFiniteLossGuard(self.runner.optim_wrapper)
+            outputs = model.train_step(data_batch, optim_wrapper=guard)
+            if guard.found_nonfinite:
+                with torch.no_grad():
+                    for buffer, saved in zip(model.buffers(), buffers):
+                        buffer.copy_(saved)
+                self._on_nonfinite(outputs)
         self.runner.call_hook(
             'after_train_iter',
             batch_idx=self._iter,

@@ -1,7 +1,7 @@
 """Issue 6, bullet 4: a NaN loss never reaches the weights or a checkpoint.
 
-The toy model's ``loss_ce`` becomes NaN at iteration index 4 (the 5th
-iteration). mmengine 0.10.7 alone trains on with NaN weights and writes them
+The toy model's ``loss_ce`` (or the input of its BN layer) becomes NaN at
+iteration index 4 (the 5th iteration). mmengine 0.10.7 alone trains on with NaN weights and writes them
 into every later checkpoint.
 """
 import pytest
@@ -34,14 +34,18 @@ def test_nonfinite_loss_stops_with_iteration_and_terms(tmp_path):
 
 
 def test_nonfinite_loss_skipped_when_asked(tmp_path):
+    """NaN features: BN's running statistics must be restored too."""
     work_dir = tmp_path / 'work'
     runner = train_in_process(
         TOY_CONFIG, work_dir,
-        options=['model.nan_at_iter=4', 'train_cfg.skip_nonfinite=True'])
+        options=['model.nan_at_iter=4', 'model.nan_in=features',
+                 'train_cfg.skip_nonfinite=True'])
     assert runner.iter == 12
     assert runner.message_hub.get_info('nonfinite_skipped') == 1
     final = torch.load(work_dir / 'iter_12.pth', weights_only=True)
-    assert _finite(final['state_dict'])
+    assert _finite(final['state_dict'])  # running_mean/var included
+    # 11 batches of 2 counted by BN: the NaN one was taken back
+    assert final['state_dict']['bn.num_batches_tracked'].item() == 11
     # the skipped step did not reach AdamW: 11 updates for 12 iterations
     steps = {float(s['step']) for s in final['optimizer']['state'].values()}
     assert steps == {11.0}

@@ -40,6 +40,8 @@ class ToyEngineSegmentor(BaseModel):
         drop_prob: probability to drop a sample's features (training only).
         nan_at_iter: iteration (0-based, from the message hub) at which the
             loss ``loss_ce`` becomes NaN; None never.
+        nan_in: ``'loss'`` (only ``loss_ce`` is NaN) or ``'features'`` (the
+            input of the BN layer, so its running statistics too).
         widths: hidden channels (change it to get a model of another shape).
     """
 
@@ -47,6 +49,7 @@ class ToyEngineSegmentor(BaseModel):
                  num_classes: int = 4,
                  drop_prob: float = 0.3,
                  nan_at_iter: Optional[int] = None,
+                 nan_in: str = 'loss',
                  widths: int = 8,
                  data_preprocessor: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
@@ -56,13 +59,20 @@ class ToyEngineSegmentor(BaseModel):
         self.aux = nn.Conv2d(widths, num_classes, 1)
         self.drop_prob = drop_prob
         self.nan_at_iter = nan_at_iter
+        self.nan_in = nan_in
 
     def forward(self,
                 inputs: List[torch.Tensor],
                 data_samples: Optional[List[torch.Tensor]] = None,
                 mode: str = 'tensor'):
         x = torch.stack(inputs) if isinstance(inputs, list) else inputs
-        feat = F.relu(self.bn(self.conv1(x)))
+        nan_now = self.training and self.nan_at_iter is not None and (
+            MessageHub.get_current_instance().get_info('iter')
+            == self.nan_at_iter)
+        feat = self.conv1(x)
+        if nan_now and self.nan_in == 'features':
+            feat = feat * float('nan')
+        feat = F.relu(self.bn(feat))
         if self.training and self.drop_prob > 0:
             keep = (torch.rand(feat.shape[0], 1, 1, 1) >= self.drop_prob)
             feat = feat * keep.to(feat.dtype) / (1 - self.drop_prob)
@@ -74,10 +84,8 @@ class ToyEngineSegmentor(BaseModel):
         target = torch.stack(data_samples)
         aux = self.aux(F.dropout(feat, 0.2, training=self.training))
         loss_ce = F.cross_entropy(logits, target)
-        if self.nan_at_iter is not None:
-            hub = MessageHub.get_current_instance()
-            if hub.get_info('iter') == self.nan_at_iter:
-                loss_ce = loss_ce * float('nan')
+        if nan_now and self.nan_in == 'loss':
+            loss_ce = loss_ce * float('nan')
         return dict(loss_ce=loss_ce,
                     loss_aux=0.4 * F.cross_entropy(aux, target))
 
