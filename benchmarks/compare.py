@@ -156,9 +156,13 @@ def comparison_table(ours: Dict[str, Any], peer: Dict[str, Any],
         f"{100 * p['utilisation']:.0f}% | |",
         f"| parameters | {o['num_params']:,} | {p['num_params']:,} | |",
     ]
-    for name, s in (('ours', o), ('peer', p)):
-        parts = ', '.join(f'{k} {v:.1f}' for k, v in benchmark.top_modules(
-            s['gflop_per_image_per_module']))
+    # FlopCounterMode's attribution of backward work to modules overlaps:
+    # per-module counts only for forward-only modes
+    for name, s in (('ours', o), ('peer', p)) if args.mode != 'train' else ():
+        parts = ', '.join(f'{k} {v:.1f}' for k, v in
+                          benchmark.module_breakdown(
+                              s['gflop_per_image_per_module'],
+                              s['gflop_per_image']))
         rows.append(f'GFLOP per image by module, {name}: {parts}')
     return '\n'.join(rows)
 

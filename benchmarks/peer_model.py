@@ -153,6 +153,7 @@ def build_peer(args: argparse.Namespace) -> benchmark.Subject:
     import mmpose
     import mmpose.models  # noqa: F401  (registers mmpose.HRFormer)
     import mmseg
+    from mmengine.config import ConfigDict
     from mmengine.optim import build_optim_wrapper
     from mmseg.models import SegTTAModel
     from mmseg.registry import MODELS
@@ -161,8 +162,10 @@ def build_peer(args: argparse.Namespace) -> benchmark.Subject:
 
     register_all_modules(init_default_scope=True)
     train_size = tuple(args.shape) if args.mode == 'train' else None
-    model = MODELS.build(
-        peer_model_cfg(train_size, args.upsample, not args.no_ohem))
+    # a ConfigDict, as from a config file: MMSegmentation reads
+    # test_cfg.mode as an attribute
+    model = MODELS.build(ConfigDict(
+        peer_model_cfg(train_size, args.upsample, not args.no_ohem)))
     return benchmark.Subject(
         name='peer',
         model=model,

@@ -501,12 +501,43 @@ def count_flops(step: Callable[[], Any]) -> Tuple[int, Dict[str, int]]:
     return int(counter.get_total_flops()), per_module
 
 
-def profile_table(step: Callable[[], Any], rows: int) -> str:
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step()
-    return prof.key_averages().table(
-        sort_by='self_cpu_time_total', row_limit=rows)
+def profile_table(step: Callable[[], Any], rows: int,
+                  model: Optional[nn.Module] = None, depth: int = 2) -> str:
+    """torch.profiler on one ``step``: the top ``rows`` operators by self
+    CPU time, and the forward time of the model's modules down to ``depth``
+    (labelled '## name'; the backward is not attributed to modules)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+    handles, open_labels = [], {}
+    if model is not None:
+        for name, module in model.named_modules():
+            if not name or name.count('.') >= depth:
+                continue
+
+            def pre(mod: nn.Module, inputs: Any, name: str = name) -> None:
+                label = record_function(f'## {name}')
+                label.__enter__()
+                open_labels.setdefault(name, []).append(label)
+
+            def post(mod: nn.Module, inputs: Any, output: Any,
+                     name: str = name) -> None:
+                open_labels[name].pop().__exit__(None, None, None)
+
+            handles.append(module.register_forward_pre_hook(pre))
+            handles.append(module.register_forward_hook(post))
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step()
+    finally:
+        for handle in handles:
+            handle.remove()
+    averages = prof.key_averages()
+    modules = sorted((e for e in averages if e.key.startswith('## ')),
+                     key=lambda e: e.key)
+    lines = ['forward time by module (ms, CPU total incl. children):']
+    lines += [f'  {e.key[3:]:<40} {e.cpu_time_total / 1e3:10.1f}'
+              f'  x{e.count}' for e in modules]
+    table = averages.table(sort_by='self_cpu_time_total', row_limit=rows)
+    return '\n'.join(lines) + '\n' + table
 
 
 def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
@@ -550,7 +581,7 @@ def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
     if args.mode == 'tta':
         result['tta_views'] = [list(v) for v in subject.tta_views]
     if args.profile:
-        result['profile'] = profile_table(step, args.profile)
+        result['profile'] = profile_table(step, args.profile, subject.model)
     return result
 
 
@@ -650,6 +681,18 @@ def top_modules(per_module: Dict[str, float]) -> List[Tuple[str, float]]:
             if '.' not in k or k.split('.', 1)[0] not in names]
 
 
+def module_breakdown(per_module: Dict[str, float],
+                     total: float) -> List[Tuple[str, float]]:
+    """:func:`top_modules` plus 'untracked': work FlopCounterMode could not
+    put in a module (a module run through ``module.forward(...)`` instead of
+    ``module(...)`` skips the hooks it tracks modules with)."""
+    parts = top_modules(per_module)
+    rest = total - sum(v for _, v in parts)
+    if rest > 0.005 * total:
+        parts.append(('untracked', rest))
+    return parts
+
+
 def format_table(summary: Dict[str, Any]) -> str:
     """A readable table of one measurement."""
     s = summary
@@ -683,9 +726,10 @@ def format_table(summary: Dict[str, Any]) -> str:
             f"| achieved / matmul rate | {100 * s['utilisation']:.0f}% "
             '| | | |',
         ]
-        parts = ', '.join(f'{k} {v:.1f}' for k, v in
-                          top_modules(s['gflop_per_image_per_module']))
-        if parts:
+        parts = ', '.join(f'{k} {v:.1f}' for k, v in module_breakdown(
+            s['gflop_per_image_per_module'], s['gflop_per_image']))
+        # FlopCounterMode's attribution of backward work overlaps
+        if parts and s['mode'] != 'train':
             lines.append(f'GFLOP per image by module: {parts}')
     if 'iqr' in t:
         lines.append(f"time IQR: {t['iqr']:.3f} s")
