@@ -56,9 +56,10 @@ def parse_args() -> argparse.Namespace:
                         help='our config')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='overrides for our config')
-    parser.add_argument('--upsample', choices=('bilinear', 'nearest'),
-                        default='bilinear',
-                        help="peer backbone's fusion upsampling")
+    parser.add_argument('--upsample', choices=('nearest', 'bilinear'),
+                        default='nearest',
+                        help="peer backbone's fusion upsampling (nearest, "
+                        'as ours)')
     parser.add_argument('--ours-python',
                         default=osp.join(ROOT, '.venv', 'bin', 'python'))
     parser.add_argument('--peer-python',

@@ -9,8 +9,9 @@ ours. It builds
   heads 1/2/4/8, window 7, MLP ratio 4, 1/4/2 modules in stages 2-4, two
   blocks per branch, relative position bias), BN, drop path 0.2 (the
   Cityscapes value), and all four branches out (``multiscale_output``);
-  fusion upsampling ``--upsample bilinear`` (mmpose's HRFormer default, as
-  ours) or ``nearest``;
+  fusion upsampling ``--upsample nearest`` (default: as ours and the
+  official segmentation code on sizes divisible by 32) or ``bilinear``
+  (mmpose's HRFormer default);
 - MMSegmentation 1.2.2 ``CascadeEncoderDecoder``: ``FCNHead`` (the four
   branches resized and concatenated, one 3x3 conv to 512 + BN + ReLU, no
   input concat, loss weight 0.4) then ``OCRHead`` (512 channels, 256 OCR
@@ -181,9 +182,9 @@ def build_peer(args: argparse.Namespace) -> benchmark.Subject:
 
 def peer_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        '--upsample', choices=('bilinear', 'nearest'), default='bilinear',
-        help='fusion upsampling in the backbone (mmpose HRFormer default: '
-        'bilinear)')
+        '--upsample', choices=('nearest', 'bilinear'), default='nearest',
+        help='fusion upsampling in the backbone (default nearest, as ours; '
+        'mmpose HRFormer default: bilinear)')
     parser.add_argument('--no-ohem', action='store_true',
                         help='plain cross-entropy instead of OHEM')
     parser.add_argument(
@@ -194,7 +195,7 @@ def peer_args(parser: argparse.ArgumentParser) -> None:
 def check() -> None:
     import torch
     args = argparse.Namespace(mode='infer', shape=[64, 128],
-                              upsample='bilinear', no_ohem=False)
+                              upsample='nearest', no_ohem=False)
     subject = build_peer(args)
     model = subject.model.eval()
     num_params = sum(p.numel() for p in model.parameters())

@@ -70,7 +70,6 @@ DEFAULT_SHAPES = {'infer': (1024, 2048), 'tta': (1024, 2048),
                   'train': (512, 1024)}
 MATMUL_SIZE = 2048
 MATMUL_REPEAT = 5
-IGNORE_INDEX = 255
 
 
 @dataclass
@@ -485,7 +484,7 @@ def count_flops(step: Callable[[], Any]) -> Tuple[int, Dict[str, int]]:
     The per-module totals are those of the model's children (the module
     names FlopCounterMode reports, e.g. 'CascadeEncoderDecoder.backbone').
     They add up to the total for a forward; FlopCounterMode's attribution of
-    backward work to modules is approximate (it overlaps a little), so in
+    backward work to modules is approximate (the parts overlap), so in
     training only the total is exact.
     """
     from torch.utils.flop_counter import FlopCounterMode
