@@ -40,6 +40,8 @@ from hrformer_seg.registry import (DATA_SAMPLERS, DATASETS, MODEL_WRAPPERS,
 from .checkpoint import (CheckpointError, UnencodableValueError, atomic_save,
                          checkpoints_in, encode, latest_checkpoint,
                          load_checkpoint_file)
+from .hooks import AtomicCheckpointHook
+from .loops import ResumableIterBasedTrainLoop
 from .random_state import get_rng_state, set_rng_state
 from .sampler import ResumableInfiniteSampler, SeededDataset
 
@@ -200,8 +202,6 @@ class SegRunner(Runner):
             dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
     def _warn_about_lossy_components(self) -> None:
-        from .hooks import AtomicCheckpointHook
-        from .loops import ResumableIterBasedTrainLoop
         advice = []
         if not isinstance(self.train_loop, ResumableIterBasedTrainLoop):
             advice.append("train_cfg.type='ResumableIterBasedTrainLoop' "
@@ -222,8 +222,9 @@ class SegRunner(Runner):
 
     def train(self) -> torch.nn.Module:
         """mmengine's ``train`` after warning about lossy components."""
-        self._train_loop = self.build_train_loop(self._train_loop)
-        self._warn_about_lossy_components()
+        if self._train_loop is not None:
+            self._train_loop = self.build_train_loop(self._train_loop)
+            self._warn_about_lossy_components()
         return super().train()
 
     # ------------------------------------------------------------- saving

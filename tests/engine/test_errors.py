@@ -89,3 +89,14 @@ def test_config_errors_name_key_and_file(tmp_path, option, named):
         train_in_process(TOY_CONFIG, tmp_path / 'w', options=[option])
     assert named in str(info.value)
     assert str(TOY_CONFIG) in str(info.value)
+
+
+def test_stock_components_are_warned_about(tmp_path):
+    work_dir = tmp_path / 'w'
+    train_in_process(TOY_CONFIG, work_dir, options=[
+        'train_cfg.type=IterBasedTrainLoop', 'train_cfg.max_iters=1',
+        'default_hooks.checkpoint.type=CheckpointHook'])
+    log = ''.join(p.read_text() for p in work_dir.glob('*/*.log'))
+    assert 'This config can lose work' in log
+    assert "train_cfg.type='ResumableIterBasedTrainLoop'" in log
+    assert "default_hooks.checkpoint.type='AtomicCheckpointHook'" in log
