@@ -131,6 +131,7 @@ class SegLocalVisualizer(Visualizer):
         if palette is None:
             _, palette = resolve_meta(self._dataset_meta, _num_labels(labels))
         alpha = self.alpha if alpha is None else alpha
+        image = np.ascontiguousarray(image, dtype=np.uint8)
         height, width = image.shape[:2]
         if labels.shape != (height, width):
             labels = cv2.resize(

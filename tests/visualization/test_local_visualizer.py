@@ -38,6 +38,10 @@ def test_cityscapes_metainfo_is_the_official_table():
     assert meta['classes'][0] == 'road' and meta['classes'][18] == 'bicycle'
     assert meta['palette'][0] == [128, 64, 128]  # road
     assert meta['palette'][13] == [0, 0, 142]  # car
+    from hrformer_seg.datasets import CityscapesDataset
+    assert meta['classes'] == list(CityscapesDataset.METAINFO['classes'])
+    assert meta['palette'] == [list(c) for c in
+                               CityscapesDataset.METAINFO['palette']]
 
 
 def test_resolve_meta_extends_short_metainfo():
