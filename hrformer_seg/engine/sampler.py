@@ -149,8 +149,9 @@ class SeededDataset(Dataset):
         self.dataset = dataset
 
     def __getattr__(self, name: str) -> Any:
-        # only called for attributes not found on the wrapper itself
-        if name == 'dataset':
+        # only called for attributes not found on the wrapper itself; no
+        # dunders (e.g. a wrapped `__getitems__` would bypass the seeding)
+        if name == 'dataset' or name.startswith('__'):
             raise AttributeError(name)
         return getattr(self.dataset, name)
 

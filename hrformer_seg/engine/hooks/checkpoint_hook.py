@@ -3,6 +3,7 @@ import os.path as osp
 from typing import Any, List
 
 from mmengine.dist import is_main_process
+from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.runner.checkpoint import _load_checkpoint
 
@@ -47,6 +48,10 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
+        if not isinstance(self.file_backend, LocalBackend):
+            raise ValueError(
+                'AtomicCheckpointHook writes checkpoints to local files only, '
+                f'got default_hooks.checkpoint.out_dir={self.out_dir}')
         if is_main_process():
             for name in remove_stale_temp_files(self.out_dir):
                 runner.logger.info(
