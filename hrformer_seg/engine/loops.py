@@ -285,7 +285,8 @@ class ResumableIterBasedTrainLoop(BaseLoop):
     def _on_nonfinite(self, outputs: Dict) -> None:
         where = f'iteration {self._iter + 1}/{self._max_iters}'
         if is_distributed():
-            where += f' (on at least one rank; terms of rank {self.runner.rank})'
+            where += (' (on at least one rank; terms of rank '
+                      f'{self.runner.rank})')
         terms = _format_terms(outputs) if isinstance(outputs, dict) else ''
         hub = self.runner.message_hub
         if not self.skip_nonfinite:

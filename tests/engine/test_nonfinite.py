@@ -1,8 +1,8 @@
 """Issue 6, bullet 4: a NaN loss never reaches the weights or a checkpoint.
 
 The toy model's ``loss_ce`` (or the input of its BN layer) becomes NaN at
-iteration index 4 (the 5th iteration). mmengine 0.10.7 alone trains on with NaN weights and writes them
-into every later checkpoint.
+iteration index 4 (the 5th iteration). mmengine 0.10.7 alone trains on with
+NaN weights and writes them into every later checkpoint.
 """
 import pytest
 import torch

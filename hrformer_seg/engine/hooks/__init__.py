@@ -1,5 +1,5 @@
 """Hooks of hrformer_seg's training engine."""
 from .checkpoint_hook import AtomicCheckpointHook
+from .visualization_hook import SegVisualizationHook
 
-__all__ = ['AtomicCheckpointHook']
-from .visualization_hook import SegVisualizationHook  # noqa: F401
+__all__ = ['AtomicCheckpointHook', 'SegVisualizationHook']

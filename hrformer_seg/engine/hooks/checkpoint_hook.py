@@ -8,7 +8,8 @@ from mmengine.hooks import CheckpointHook
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from hrformer_seg.registry import HOOKS
-from ..checkpoint import atomic_save, atomic_write_text, remove_stale_temp_files
+from ..checkpoint import (atomic_save, atomic_write_text,
+                          remove_stale_temp_files)
 
 
 class _DeferredRemovals:
