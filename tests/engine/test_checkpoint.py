@@ -4,7 +4,6 @@ mmengine 0.10.7 alone: its training checkpoints hold ``HistoryBuffer``
 objects and numpy values, so ``torch.load(weights_only=True)`` (torch >= 2.6
 default) refuses them; it writes checkpoints in place.
 """
-import collections
 import io
 import os
 
