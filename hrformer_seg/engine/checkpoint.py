@@ -20,7 +20,6 @@ import collections
 import os
 import os.path as osp
 import re
-import stat
 import tempfile
 from typing import Any, Callable, List, Optional, Union
 
@@ -34,7 +33,17 @@ from hrformer_seg.utils.checkpoint import load_checkpoint_file as _safe_load
 
 # marks a dict that stands for an object of another type
 TYPE_TAG = '__hrformer_seg_type__'
-TMP_SUFFIX = '.tmp'
+# temporary files of atomic writes: .<final name>.<random>.tmp
+_TMP_RE = re.compile(r'^\.(.+\.pth|last_checkpoint)\.[a-z0-9_]+\.tmp$')
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)  # reading the umask means setting it: at import
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
 
 
 class UnencodableValueError(TypeError):
@@ -60,18 +69,14 @@ def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
     dirname = osp.dirname(path)
     os.makedirs(dirname, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix=TMP_SUFFIX, dir=dirname)
+        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=dirname)
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         # mkstemp creates the file private (0600); give it the usual mode
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, (stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP
-                            | stat.S_IWGRP | stat.S_IROTH
-                            | stat.S_IWOTH) & ~umask)
+        os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, path)
     except BaseException:
         try:
@@ -105,7 +110,7 @@ def remove_stale_temp_files(dirname: str) -> List[str]:
     if not osp.isdir(dirname):
         return removed
     for name in os.listdir(dirname):
-        if name.startswith('.') and name.endswith(TMP_SUFFIX):
+        if _TMP_RE.match(name):
             try:
                 os.remove(osp.join(dirname, name))
                 removed.append(name)

@@ -156,16 +156,16 @@ class ResumableIterBasedTrainLoop(BaseLoop):
     @property
     def sampler(self):
         """The resumable sampler of the data loader, or None."""
-        sampler = getattr(self.dataloader, 'sampler', None)
-        if sampler is None or not hasattr(sampler, 'set_start'):
-            batch_sampler = getattr(self.dataloader, 'batch_sampler', None)
-            sampler = getattr(batch_sampler, 'sampler', None)
-        return sampler if hasattr(sampler, 'set_start') else None
+        batch_sampler = getattr(self.dataloader, 'batch_sampler', None)
+        for sampler in (getattr(self.dataloader, 'sampler', None),
+                        getattr(batch_sampler, 'sampler', None)):
+            if hasattr(sampler, 'set_start'):
+                return sampler
+        return None
 
     def _samples_per_iter(self) -> int:
-        batch_size = self.dataloader.batch_size
-        if batch_size is None:
-            batch_size = getattr(self.dataloader.batch_sampler, 'batch_size')
+        batch_size = (self.dataloader.batch_size
+                      or self.dataloader.batch_sampler.batch_size)
         return batch_size * get_world_size()
 
     def samples_seen(self, at_iter: int) -> int:

@@ -19,7 +19,8 @@ from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
 from hrformer_seg.engine import CheckpointError, atomic_save
 from hrformer_seg.engine.checkpoint import (UnencodableValueError, decode,
                                             encode, latest_checkpoint,
-                                            load_checkpoint_file)
+                                            load_checkpoint_file,
+                                            remove_stale_temp_files)
 
 UNPICKLED = []
 
@@ -58,6 +59,15 @@ def test_atomic_save_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
     assert torch.equal(torch.load(path, weights_only=True)['w'],
                        torch.ones(3))
     assert os.listdir(tmp_path) == ['iter_3.pth']
+
+
+def test_only_temporary_files_of_interrupted_saves_are_removed(tmp_path):
+    names = ['.iter_9.pth.k8u5jap8.tmp', '.last_checkpoint.q1w2e3r4.tmp',
+             '.notes.tmp', 'iter_9.pth.tmp', 'iter_6.pth']
+    for name in names:
+        (tmp_path / name).write_bytes(b'x')
+    assert sorted(remove_stale_temp_files(str(tmp_path))) == names[:2]
+    assert sorted(os.listdir(tmp_path)) == sorted(names[2:])
 
 
 def test_encoded_mmengine_state_loads_weights_only_and_round_trips():
