@@ -30,6 +30,16 @@ import get_flops  # noqa: E402
 import print_config  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_torch_thread():
+    """Tiny tensors: one thread is faster, and far faster on a busy machine
+    (two threads of tiny ops wait on each other's time slices)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='module')
 def data_root(tiny_cityscapes):
     old = os.environ.get('TINY_CITYSCAPES')

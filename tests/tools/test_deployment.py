@@ -25,6 +25,16 @@ PALETTE = [[(37 * i) % 256, (91 * i) % 256, (53 * i + 7) % 256]
            for i in range(19)]
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_torch_thread():
+    """Tiny tensors: one thread is faster, and far faster on a busy machine
+    (two threads of tiny ops wait on each other's time slices)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='module')
 def data_root(tiny_cityscapes):
     old = os.environ.get('TINY_CITYSCAPES')

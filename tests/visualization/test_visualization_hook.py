@@ -20,6 +20,16 @@ from hrformer_seg.visualization import SegLocalVisualizer
 H, W = 12, 20
 
 
+@pytest.fixture(autouse=True, scope='module')
+def one_torch_thread():
+    """Tiny tensors: one thread is faster, and far faster on a busy machine
+    (two threads of tiny ops wait on each other's time slices)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _write_image(path, value):
     os.makedirs(osp.dirname(path), exist_ok=True)
     cv2.imwrite(path, np.full((H, W, 3), value, np.uint8))
