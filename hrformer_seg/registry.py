@@ -39,7 +39,7 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE,
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
                     locations=['hrformer_seg.datasets'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS,
-                         scope=SCOPE, locations=['hrformer_seg.datasets'])
+                         scope=SCOPE, locations=['hrformer_seg.engine'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
                       locations=['hrformer_seg.datasets'])
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE,
