@@ -38,6 +38,10 @@ setup(
         'cityscapesscripts>=2.2',
         'matplotlib',
     ],
-    extras_require={'tests': ['pytest'], 'onnx': ['onnx', 'onnxruntime']},
+    extras_require={
+        'tests': ['pytest'],
+        'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
+        'tensorboard': ['tensorboard'],
+    },
     zip_safe=False,
 )

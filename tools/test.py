@@ -102,7 +102,6 @@ def setup_cfg(args: argparse.Namespace) -> Config:
             evaluators = [evaluators]
         for evaluator in evaluators:
             evaluator['output_dir'] = args.out
-            evaluator['keep_results'] = True
     return cfg
 
 
