@@ -65,3 +65,18 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
+
+# The test split has no labels: the test-server configs predict it with these
+# pipelines and write Cityscapes labelIds PNGs (CityscapesMetric, format_only).
+test_server_pipeline = [
+    step for step in test_pipeline if step['type'] != 'LoadAnnotations'
+]
+test_server_tta_pipeline = [
+    tta_pipeline[0],
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            views for views in tta_pipeline[1]['transforms']
+            if views[0]['type'] != 'LoadAnnotations'
+        ]),
+]
