@@ -8,12 +8,10 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.runner import Runner
 
 import hrformer_seg  # noqa: F401  (registers everything)
-from hrformer_seg.registry import RUNNERS
 from hrformer_seg.utils.config_errors import config_error_context
-from hrformer_seg.utils.device import adapt_cfg_to_device
+from hrformer_seg.utils.tool_setup import build_runner, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -74,18 +72,10 @@ def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 def setup_cfg(args: argparse.Namespace) -> Config:
-    for path in (args.config, args.checkpoint):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
+                           args.launcher)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -108,14 +98,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = setup_cfg(args)
-    device_messages = adapt_cfg_to_device(cfg)
-    with config_error_context(args.config):
-        if 'runner_type' in cfg:
-            runner = RUNNERS.build(cfg)
-        else:
-            runner = Runner.from_cfg(cfg)
-    for message in device_messages:
-        runner.logger.warning(message)
+    runner = build_runner(cfg, args.config)
     with config_error_context(args.config):
         runner.test()
 

@@ -5,16 +5,14 @@ The command line of MMSegmentation's tools/train.py, so habits carry over.
 import argparse
 import logging
 import os
-import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
 import hrformer_seg  # noqa: F401  (registers everything)
 from hrformer_seg.utils.config_errors import config_error_context
-from hrformer_seg.registry import RUNNERS
-from hrformer_seg.utils.device import adapt_cfg_to_device
+from hrformer_seg.utils.tool_setup import build_runner, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,7 +30,8 @@ def parse_args() -> argparse.Namespace:
         '--amp',
         action='store_true',
         default=False,
-        help='automatic mixed precision (fp16 on CUDA, bf16 on CPU)')
+        help='automatic mixed precision (fp16 autocast + dynamic loss '
+        'scaling; needs CUDA)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -54,21 +53,17 @@ def parse_args() -> argparse.Namespace:
 
 
 def setup_cfg(args: argparse.Namespace) -> Config:
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
+                           args.launcher)
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'AmpOptimWrapper':
             print_log('AMP is already enabled in the config.',
+                      logger='current', level=logging.WARNING)
+        elif not torch.cuda.is_available():
+            # mmengine's AmpOptimWrapper (fp16 autocast + loss scaling) needs
+            # CUDA; say so instead of failing deep inside the runner
+            print_log('--amp needs CUDA: training in float32 on this machine',
                       logger='current', level=logging.WARNING)
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -85,14 +80,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = setup_cfg(args)
-    device_messages = adapt_cfg_to_device(cfg)
-    with config_error_context(args.config):
-        if 'runner_type' in cfg:
-            runner = RUNNERS.build(cfg)
-        else:
-            runner = Runner.from_cfg(cfg)
-    for message in device_messages:
-        runner.logger.warning(message)
+    runner = build_runner(cfg, args.config)
     with config_error_context(args.config):
         runner.train()
 

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from hrformer_seg.registry import RUNNERS
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TOY_CONFIG = HERE / 'toy_config.py'
@@ -63,7 +65,7 @@ def train_in_process(config: Path, work_dir: Path, *args: str,
             '--cfg-options', f'experiment_name={uuid.uuid4().hex[:12]}',
             *options]
     built = []
-    real_build = tool.RUNNERS.build
+    real_build = RUNNERS.build
 
     def build_and_keep(cfg):
         runner = real_build(cfg)
@@ -71,13 +73,13 @@ def train_in_process(config: Path, work_dir: Path, *args: str,
         return runner
 
     old_argv = sys.argv
-    tool.RUNNERS.build = build_and_keep
+    RUNNERS.build = build_and_keep
     sys.argv = argv
     try:
         tool.main()
     finally:
         sys.argv = old_argv
-        tool.RUNNERS.build = real_build
+        RUNNERS.build = real_build
     return built[0]
 
 
