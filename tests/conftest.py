@@ -28,3 +28,29 @@ def tiny_cityscapes(tmp_path_factory) -> Path:
         seed=TINY_SEED, show_progress=False)
     convert_cityscapes(str(root), show_progress=False)
     return root
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """Tiny tensors: one thread is faster, and far faster on a busy machine
+    (two threads of tiny ops wait on each other's time slices). Modules opt
+    in with ``pytestmark = pytest.mark.usefixtures('one_torch_thread')``."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def data_root(tiny_cityscapes):
+    """``tiny_cityscapes`` exported as ``TINY_CITYSCAPES`` for configs that
+    read their data root from the environment (tests/apis/tiny_ocrnet_hrformer.py)."""
+    import os
+    old = os.environ.get('TINY_CITYSCAPES')
+    os.environ['TINY_CITYSCAPES'] = str(tiny_cityscapes)
+    yield tiny_cityscapes
+    if old is None:
+        del os.environ['TINY_CITYSCAPES']
+    else:
+        os.environ['TINY_CITYSCAPES'] = old

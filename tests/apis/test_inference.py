@@ -1,5 +1,4 @@
 """init_model / inference_model / show_result_pyplot and the demo scripts."""
-import os
 import sys
 from pathlib import Path
 
@@ -17,25 +16,8 @@ TINY_CFG = str(Path(__file__).resolve().parent / 'tiny_ocrnet_hrformer.py')
 sys.path.insert(0, str(ROOT / 'demo'))
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_torch_thread():
-    """Tiny tensors: one thread is faster, and far faster on a busy machine
-    (two threads of tiny ops wait on each other's time slices)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def data_root(tiny_cityscapes):
-    old = os.environ.get('TINY_CITYSCAPES')
-    os.environ['TINY_CITYSCAPES'] = str(tiny_cityscapes)
-    yield tiny_cityscapes
-    if old is None:
-        del os.environ['TINY_CITYSCAPES']
-    else:
-        os.environ['TINY_CITYSCAPES'] = old
+# tiny tensors run faster on one torch thread (shared fixture, tests/conftest.py)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

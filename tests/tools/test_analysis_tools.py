@@ -1,7 +1,6 @@
 """tools/analysis_tools: print_config, get_flops, analyze_logs,
 confusion_matrix, browse_dataset on a tiny model and dataset."""
 import json
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -30,25 +29,8 @@ import get_flops  # noqa: E402
 import print_config  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_torch_thread():
-    """Tiny tensors: one thread is faster, and far faster on a busy machine
-    (two threads of tiny ops wait on each other's time slices)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def data_root(tiny_cityscapes):
-    old = os.environ.get('TINY_CITYSCAPES')
-    os.environ['TINY_CITYSCAPES'] = str(tiny_cityscapes)
-    yield tiny_cityscapes
-    if old is None:
-        del os.environ['TINY_CITYSCAPES']
-    else:
-        os.environ['TINY_CITYSCAPES'] = old
+# tiny tensors run faster on one torch thread (shared fixture, tests/conftest.py)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 # ------------------------------------------------------------ print_config

@@ -1,6 +1,5 @@
 """tools/deployment: ONNX export with onnxruntime parity, ONNX inference."""
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -25,25 +24,8 @@ PALETTE = [[(37 * i) % 256, (91 * i) % 256, (53 * i + 7) % 256]
            for i in range(19)]
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_torch_thread():
-    """Tiny tensors: one thread is faster, and far faster on a busy machine
-    (two threads of tiny ops wait on each other's time slices)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def data_root(tiny_cityscapes):
-    old = os.environ.get('TINY_CITYSCAPES')
-    os.environ['TINY_CITYSCAPES'] = str(tiny_cityscapes)
-    yield tiny_cityscapes
-    if old is None:
-        del os.environ['TINY_CITYSCAPES']
-    else:
-        os.environ['TINY_CITYSCAPES'] = old
+# tiny tensors run faster on one torch thread (shared fixture, tests/conftest.py)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
