@@ -64,6 +64,10 @@ def parse_args() -> argparse.Namespace:
                         default=osp.join(ROOT, '.venv', 'bin', 'python'))
     parser.add_argument('--peer-python',
                         default=osp.join(HERE, '.venv-peer', 'bin', 'python'))
+    parser.add_argument('--fuse-conv-bn', action='store_true',
+                        help='ours only: fold BN into convs (infer/tta), as '
+                        'tools/test.py --fuse-conv-bn; MMSeg has no such '
+                        'option')
     parser.add_argument('--json', default=None)
     args = parser.parse_args()
     if args.shape is None:
@@ -86,6 +90,8 @@ def side_command(side: str, args: argparse.Namespace, out: str) -> List[str]:
         cmd = [args.ours_python, osp.join(ROOT, 'tools', 'analysis_tools',
                                           'benchmark.py'), args.config,
                *common]
+        if args.fuse_conv_bn:
+            cmd.append('--fuse-conv-bn')
         if args.cfg_options:
             cmd += ['--cfg-options', *args.cfg_options]
         return cmd

@@ -35,6 +35,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--tta', action='store_true', help='multi-scale + flip test')
     parser.add_argument(
+        '--fuse-conv-bn',
+        action='store_true',
+        help='fold BN layers into the convolutions before them (faster, '
+        'same results up to float rounding)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -86,6 +91,9 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
+    if args.fuse_conv_bn:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='FoldBatchNormHook')]
     if args.out is not None:
         evaluators = cfg.test_evaluator
         if isinstance(evaluators, (dict, ConfigDict)):

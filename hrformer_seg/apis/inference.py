@@ -25,6 +25,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
+from hrformer_seg.models.utils import fold_batch_norms
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
 from hrformer_seg.engine.checkpoint import load_checkpoint_file
@@ -87,7 +88,8 @@ def _state_dict(loaded, source: str) -> dict:
 def init_model(config: Union[str, os.PathLike, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               fuse_conv_bn: bool = False) -> nn.Module:
     """Build a segmentor from a config and load its trained weights.
 
     The checkpoint is read with ``torch.load(weights_only=True)`` (see
@@ -104,6 +106,9 @@ def init_model(config: Union[str, os.PathLike, Config],
         device: 'cpu', 'cuda', 'cuda:1', ...
         cfg_options: overrides merged into the config, e.g.
             ``{'model.test_cfg.mode': 'slide'}``.
+        fuse_conv_bn: fold the BN layers into the convolutions before them
+            (:func:`~hrformer_seg.models.utils.fold_batch_norms`): faster,
+            same predictions up to float rounding, inference only.
 
     Returns:
         The model on ``device``, in eval mode.
@@ -153,6 +158,8 @@ def init_model(config: Union[str, os.PathLike, Config],
     model.dataset_meta = dict(dataset_meta)
     model.to(device)
     model.eval()
+    if fuse_conv_bn:
+        fold_batch_norms(model)
     return model
 
 

@@ -1,5 +1,6 @@
 """tools/train.py then tools/test.py end to end on a tiny generated dataset."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,12 @@ def tiny_options(data_root):
 
 
 @pytest.mark.slow
+def _miou(output: str) -> float:
+    found = re.findall(r'mIoU: ([0-9.]+)', output)
+    assert found, output[-2000:]
+    return float(found[-1])
+
+
 def test_train_then_test(dataset, tmp_path):
     work_dir = tmp_path / 'work'
     out = run([ROOT / 'tools/train.py', DEMO_CFG, '--work-dir', work_dir,
@@ -63,6 +70,13 @@ def test_train_then_test(dataset, tmp_path):
     out = run([ROOT / 'tools/test.py', DEMO_CFG, ckpt, '--work-dir',
                tmp_path / 'test', *tiny_options(dataset)], cwd=tmp_path)
     assert 'mIoU' in out and 'road' in out
+
+    # BN folded into the convolutions: the same metrics
+    fused = run([ROOT / 'tools/test.py', DEMO_CFG, ckpt, '--fuse-conv-bn',
+                 '--work-dir', tmp_path / 'test_fused',
+                 *tiny_options(dataset)], cwd=tmp_path)
+    assert 'folded' in fused and 'BN layers into convolutions' in fused
+    assert abs(_miou(fused) - _miou(out)) < 0.05, (_miou(fused), _miou(out))
 
     show_dir = tmp_path / 'vis'
     out = run([ROOT / 'tools/test.py', DEMO_CFG, ckpt, '--tta', '--work-dir',

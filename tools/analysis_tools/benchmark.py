@@ -138,6 +138,10 @@ def build_parser(with_config: bool = True,
         help="infer mode: model.test_step (default) or model(x, "
         "mode='tensor') on a normalised batch")
     parser.add_argument(
+        '--fuse-conv-bn', action='store_true',
+        help='infer/tta: fold BN layers into the convolutions before them '
+        "(mmcv's fuse_conv_bn, as tools/test.py --fuse-conv-bn)")
+    parser.add_argument(
         '--fresh-process', action='store_true',
         help='run every timed iteration in its own subprocess')
     parser.add_argument(
@@ -385,6 +389,9 @@ def make_step(subject: Subject, args: argparse.Namespace,
             return model.train_step(data, optim_wrapper)
         return train_step
     model.eval()
+    if args.fuse_conv_bn:
+        from mmcv.cnn import fuse_conv_bn
+        fuse_conv_bn(model)
     if args.mode == 'tta':
         tta = subject.build_tta_model(model).to(device).eval()
 
