@@ -26,7 +26,7 @@ DEMO_DIR := work_dirs/demo
 
 demo: $(STAMP)
 	$(PY) tools/dataset_converters/generate_cityscapes_like.py $(DEMO_DATA) \
-		--train 200 --val 30 --height 128 --width 256 --seed 0
+		--train 200 --val 30 --height 128 --width 256 --seed 0 --exclude wall,fence
 	$(PY) tools/dataset_converters/cityscapes.py $(DEMO_DATA) --nproc 2
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
 	$(PY) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) --tta \

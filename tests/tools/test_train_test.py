@@ -50,13 +50,13 @@ def tiny_options(data_root):
     ]
 
 
-@pytest.mark.slow
 def _miou(output: str) -> float:
     found = re.findall(r'mIoU: ([0-9.]+)', output)
     assert found, output[-2000:]
     return float(found[-1])
 
 
+@pytest.mark.slow
 def test_train_then_test(dataset, tmp_path):
     work_dir = tmp_path / 'work'
     out = run([ROOT / 'tools/train.py', DEMO_CFG, '--work-dir', work_dir,
