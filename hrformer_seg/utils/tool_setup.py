@@ -1,4 +1,4 @@
-"""What tools/train.py and tools/test.py share: loading a config, building a runner."""
+"""What the tools share: loading a config; for train.py and test.py, building a runner."""
 import os.path as osp
 from typing import Optional
 
@@ -8,6 +8,20 @@ from mmengine.runner import Runner
 from hrformer_seg.registry import RUNNERS
 from hrformer_seg.utils.config_errors import config_error_context
 from hrformer_seg.utils.device import adapt_cfg_to_device
+
+
+def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
+    """Loads ``config`` and applies ``--cfg-options`` (the tools' common start).
+
+    Raises:
+        FileNotFoundError: naming ``config`` when it does not exist.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def load_tool_config(config: str,
@@ -21,10 +35,8 @@ def load_tool_config(config: str,
     Raises:
         FileNotFoundError: naming ``config`` when it does not exist.
     """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file not found: {config}')
-    cfg = Config.fromfile(config)
-    cfg.launcher = launcher
+    cfg = load_config(config)
+    cfg.launcher = launcher  # before the overrides, as in MMSegmentation
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:

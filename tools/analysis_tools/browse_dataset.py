@@ -15,11 +15,12 @@ import os
 import os.path as osp
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 from hrformer_seg.registry import DATASETS
+from hrformer_seg.utils.tool_setup import load_config
 from hrformer_seg.visualization import SegLocalVisualizer
 
 
@@ -50,11 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
     key = f'{args.split}_dataloader'
     if key not in cfg or 'dataset' not in cfg[key]:

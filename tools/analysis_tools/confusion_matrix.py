@@ -29,7 +29,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import cv2
 import matplotlib
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
@@ -37,6 +37,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 from hrformer_seg.registry import DATASETS, TRANSFORMS  # noqa: E402
+from hrformer_seg.utils.tool_setup import load_config  # noqa: E402
 
 Pair = Tuple[np.ndarray, np.ndarray, str]  # prediction, label, name
 
@@ -194,14 +195,10 @@ def compute(config: str, prediction: str,
             cfg_options: Optional[dict] = None) -> Tuple[np.ndarray,
                                                          List[str]]:
     """The (K, K) pixel-count confusion matrix and the class names."""
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file not found: {config}')
+    cfg = load_config(config, cfg_options)
     if not osp.exists(prediction):
         raise FileNotFoundError(f'prediction file or directory not found: '
                                 f'{prediction}')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
     dataset_cfg = dict(cfg.test_dataloader.dataset, pipeline=[])
     from_dir = osp.isdir(prediction)

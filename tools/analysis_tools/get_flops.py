@@ -13,7 +13,6 @@ attention kernel (``aten::scaled_dot_product_attention``) is counted as its
 two matrix products.
 """
 import argparse
-import os.path as osp
 
 import torch
 import torch.nn as nn
@@ -109,8 +108,6 @@ def count(config, shape, max_depth: int = 3, cfg_options=None) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
     if len(args.shape) == 1:
         shape = (args.shape[0], args.shape[0])
     elif len(args.shape) == 2:

@@ -4,9 +4,10 @@
         [--save-path merged.py]
 """
 import argparse
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
+
+from hrformer_seg.utils.tool_setup import load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,11 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> str:
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     text = cfg.pretty_text
     print(f'Config ({args.config}):\n{text}')
     if args.save_path is not None:
