@@ -2,6 +2,9 @@
 # Variants override scalars (e.g. model.decode_head.ocr.in_channels), never
 # restate the heads: the heads are a dict of named stages, run in order.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
+# lean_activations: training keeps only dense conv / attention outputs for
+# backward and recomputes norms and activations there (same gradients, about
+# half the memory); with_cp: recompute everything (least memory, slower).
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -19,6 +22,7 @@ model = dict(
         in_channels=3,
         norm_cfg=norm_cfg,
         drop_path_rate=0.2,
+        lean_activations=True,
         with_cp=False),
     decode_head=dict(
         fcn=dict(
@@ -34,6 +38,7 @@ model = dict(
             num_classes=19,
             norm_cfg=norm_cfg,
             align_corners=False,
+            lean_activations=True,
             loss_decode=dict(
                 type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
         ocr=dict(
@@ -47,6 +52,7 @@ model = dict(
             num_classes=19,
             norm_cfg=norm_cfg,
             align_corners=False,
+            lean_activations=True,
             loss_decode=dict(
                 type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     ),

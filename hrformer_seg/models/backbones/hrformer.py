@@ -102,7 +102,8 @@ class HRFormerModule(nn.Module):
         mlp_ratios: FFN ratio of each branch.
         drop_paths: drop path rate of each block depth, shared by branches.
         norm_cfg: mmcv norm config of the FFN, fusion layers.
-        mask_padding, fused_attn, with_cp: see :class:`HRFormerBlock`.
+        mask_padding, fused_attn, with_cp, lean_activations: see
+            :class:`HRFormerBlock`.
     """
 
     def __init__(self,
@@ -115,7 +116,8 @@ class HRFormerModule(nn.Module):
                  norm_cfg: dict,
                  mask_padding: bool = False,
                  fused_attn: bool = True,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False,
+                 lean_activations: bool = False) -> None:
         super().__init__()
         self.num_branches = len(channels)
         self.branches = nn.ModuleList()
@@ -131,7 +133,9 @@ class HRFormerModule(nn.Module):
                         norm_cfg=norm_cfg,
                         mask_padding=mask_padding,
                         fused_attn=fused_attn,
-                        with_cp=with_cp) for k in range(num_blocks[b])
+                        with_cp=with_cp,
+                        lean_activations=lean_activations)
+                    for k in range(num_blocks[b])
                 ]))
         self.fuse_layers = None
         if self.num_branches > 1:
@@ -224,6 +228,12 @@ class HRFormer(BaseModule):
         fused_attn: use the fused scaled-dot-product attention kernel.
         with_cp: activation checkpointing of every transformer block and
             bottleneck (saves memory, costs a second forward).
+        lean_activations: in training, transformer blocks and bottlenecks
+            keep only their dense convolution and attention outputs for
+            backward and recompute norms, activations, linear projections
+            and depthwise convolutions there: the same gradients with about
+            half the activation memory (see
+            :mod:`hrformer_seg.models.utils.activation_checkpoint`).
         frozen_stages: -1 freezes nothing, 0 the stem, ``i`` the stem and
             stages 1..i (with the transitions that open them).
         norm_eval: keep the BatchNorm layers in eval mode during training.
@@ -250,6 +260,7 @@ class HRFormer(BaseModule):
                  mask_padding: bool = False,
                  fused_attn: bool = True,
                  with_cp: bool = False,
+                 lean_activations: bool = True,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
@@ -289,6 +300,7 @@ class HRFormer(BaseModule):
         self.norm_cfg = norm_cfg = norm_cfg or dict(
             type='BN', requires_grad=True)
         self.with_cp = with_cp
+        self.lean_activations = lean_activations
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
 
@@ -310,7 +322,8 @@ class HRFormer(BaseModule):
                     channels,
                     bottleneck_planes,
                     norm_cfg=norm_cfg,
-                    with_cp=with_cp))
+                    with_cp=with_cp,
+                    lean_activations=lean_activations))
             channels = bottleneck_planes * Bottleneck.expansion
         self.layer1 = nn.Sequential(*layers)
 
@@ -337,7 +350,8 @@ class HRFormer(BaseModule):
                         norm_cfg,
                         mask_padding=mask_padding,
                         fused_attn=fused_attn,
-                        with_cp=with_cp))
+                        with_cp=with_cp,
+                        lean_activations=lean_activations))
                 start += depth
             setattr(self, f'stage{s + 2}', nn.Sequential(*modules))
             pre_channels = list(num_channels[s])

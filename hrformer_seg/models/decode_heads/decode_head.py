@@ -1,5 +1,5 @@
 """Base class of the decode heads: inputs, classifier, loss, resizing."""
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from hrformer_seg.models.losses import accuracy
+from hrformer_seg.models.utils.activation_checkpoint import checkpoint_module
 from hrformer_seg.registry import MODELS, TASK_UTILS
 
 ConfigType = dict
@@ -16,11 +17,11 @@ OptConfigType = Optional[dict]
 class BaseDecodeHead(BaseModule):
     """Turns backbone features into per-class logits and computes their loss.
 
-    Subclasses implement :meth:`forward`; the last step of ``forward`` is
-    :meth:`cls_seg` (dropout + 1x1 classifier ``conv_seg``). Heads that take
-    the previous stage's logits (cascade heads such as OCR) set the class
-    attribute ``takes_prev_output = True`` and implement
-    ``forward(inputs, prev_output)``.
+    Subclasses implement :meth:`_forward`, which :meth:`forward` calls; its
+    last step is :meth:`cls_seg` (dropout + 1x1 classifier ``conv_seg``).
+    Heads that take the previous stage's logits (cascade heads such as OCR)
+    set the class attribute ``takes_prev_output = True`` and implement
+    ``_forward(inputs, prev_output)``.
 
     Args:
         in_channels: channels of the selected input(s); a list when
@@ -41,6 +42,10 @@ class BaseDecodeHead(BaseModule):
         sampler: pixel sampler config (e.g. OHEMPixelSampler), built from
             TASK_UTILS with this head as ``context``.
         ignore_index: label value that gets no loss.
+        lean_activations: in training, keep only the dense convolution
+            outputs for backward and recompute norms, activations, resizes
+            and the attention products there (same gradients, less memory;
+            see :mod:`hrformer_seg.models.utils.activation_checkpoint`).
         init_cfg: mmengine init config.
     """
 
@@ -63,6 +68,7 @@ class BaseDecodeHead(BaseModule):
                      loss_weight=1.0),
                  sampler: OptConfigType = None,
                  ignore_index: int = 255,
+                 lean_activations: bool = True,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
         name = type(self).__name__
@@ -100,6 +106,7 @@ class BaseDecodeHead(BaseModule):
         self.act_cfg = act_cfg
         self.align_corners = align_corners
         self.ignore_index = ignore_index
+        self.lean_activations = lean_activations
 
         if isinstance(loss_decode, dict):
             self.loss_decode = MODELS.build(loss_decode)
@@ -150,8 +157,16 @@ class BaseDecodeHead(BaseModule):
             feats = self.dropout(feats)
         return self.conv_seg(feats)
 
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Backbone outputs -> (N, num_classes, H, W) logits at head size."""
+    def forward(self, *inputs: Any) -> torch.Tensor:
+        """Backbone outputs (and the previous stage's logits if
+        ``takes_prev_output``) -> (N, num_classes, H, W) logits at head size,
+        in training under lean checkpointing if ``lean_activations``."""
+        if self.lean_activations and self.training \
+                and torch.is_grad_enabled():
+            return checkpoint_module(self, self._forward, *inputs, lean=True)
+        return self._forward(*inputs)
+
+    def _forward(self, *inputs: Any) -> torch.Tensor:
         raise NotImplementedError
 
     def loss_by_feat(self, seg_logits: torch.Tensor,

@@ -72,6 +72,6 @@ class FCNHead(BaseDecodeHead):
             feats = self.conv_cat(torch.cat([x, feats], dim=1))
         return feats
 
-    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    def _forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """Backbone outputs -> (N, num_classes, H, W) logits."""
         return self.cls_seg(self._forward_feature(inputs))

@@ -161,8 +161,8 @@ class OCRHead(BaseDecodeHead):
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
 
-    def forward(self, inputs: Sequence[torch.Tensor],
-                prev_output: torch.Tensor) -> torch.Tensor:
+    def _forward(self, inputs: Sequence[torch.Tensor],
+                 prev_output: torch.Tensor) -> torch.Tensor:
         """Backbone outputs and previous logits -> (N, num_classes, H, W).
 
         Args:

@@ -20,6 +20,9 @@ class Bottleneck(nn.Module):
         stride: stride of the 3x3 convolution.
         norm_cfg: mmcv config of the norm layers.
         with_cp: checkpoint the block's activations in training.
+        lean_activations: in training, keep only the convolution outputs for
+            backward and recompute norms and ReLUs there; ignored with
+            ``with_cp``.
     """
 
     expansion = 4
@@ -29,11 +32,13 @@ class Bottleneck(nn.Module):
                  planes: int,
                  stride: int = 1,
                  norm_cfg: Optional[dict] = None,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False,
+                 lean_activations: bool = False) -> None:
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         out_channels = planes * self.expansion
         self.with_cp = with_cp
+        self.lean_activations = lean_activations
         self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, planes)[1]
         self.conv2 = nn.Conv2d(
@@ -58,6 +63,10 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (N, C_in, H, W) -> (N, 4 * planes, H / stride, W / stride)."""
-        if self.with_cp and torch.is_grad_enabled():
+        if not torch.is_grad_enabled():
+            return self._forward(x)
+        if self.with_cp:
             return checkpoint_module(self, self._forward, x)
+        if self.lean_activations and self.training:
+            return checkpoint_module(self, self._forward, x, lean=True)
         return self._forward(x)

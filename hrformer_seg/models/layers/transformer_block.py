@@ -29,6 +29,10 @@ class HRFormerBlock(nn.Module):
         mask_padding: mask padded keys in the attention (official: False).
         fused_attn: use the fused scaled-dot-product attention kernel.
         with_cp: checkpoint the block's activations in training.
+        lean_activations: in training, keep only the dense convolution and
+            attention outputs for backward and recompute the rest there
+            (``lean`` mode of :func:`checkpoint_module`); ignored with
+            ``with_cp``, which recomputes everything.
     """
 
     def __init__(self,
@@ -40,9 +44,11 @@ class HRFormerBlock(nn.Module):
                  norm_cfg: Optional[dict] = None,
                  mask_padding: bool = False,
                  fused_attn: bool = True,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False,
+                 lean_activations: bool = False) -> None:
         super().__init__()
         self.with_cp = with_cp
+        self.lean_activations = lean_activations
         self.norm1 = nn.LayerNorm(channels, eps=1e-6)
         self.attn = LocalWindowAttention(
             channels,
@@ -66,6 +72,10 @@ class HRFormerBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x: (N, C, H, W) -> (N, C, H, W), returned in channels-last
         memory format."""
-        if self.with_cp and torch.is_grad_enabled():
+        if not torch.is_grad_enabled():
+            return self._forward(x)
+        if self.with_cp:
             return checkpoint_module(self, self._forward, x)
+        if self.lean_activations and self.training:
+            return checkpoint_module(self, self._forward, x, lean=True)
         return self._forward(x)

@@ -6,13 +6,38 @@ BatchNorm layer in training mode would then update its running mean/var twice
 per step. :func:`checkpoint_module` runs the second pass with the running
 statistics frozen, so a model trained with checkpointing ends up with the same
 buffers as one trained without it.
+
+Two kinds of checkpointing:
+
+- full (``lean=False``, the backbones' ``with_cp``): only the inputs are kept;
+  backward runs the whole forward again, convolutions included.
+- lean (``lean=True``, ``lean_activations``): the outputs of dense
+  convolutions and of fused attention kernels are kept from the forward pass
+  and reused; backward recomputes only the cheap rest (norms, activations,
+  linear projections, depthwise convolutions, reshapes, resizes). Gradients
+  are the same; the element-wise tensors that dominate the activation memory
+  of a transformer block or a conv-norm-act stack are not stored.
 """
 import contextlib
 from typing import Any, Callable, Iterator, List, Tuple
 
+import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
-from torch.utils.checkpoint import checkpoint
+from torch.utils.checkpoint import (CheckpointPolicy, checkpoint,
+                                    create_selective_checkpoint_contexts)
+
+_aten = torch.ops.aten
+
+# fused attention kernels of F.scaled_dot_product_attention (CPU and CUDA);
+# the unfused fallback is plain matmul + softmax, which lean mode recomputes
+_ATTENTION_OPS = tuple(
+    getattr(_aten, name).default for name in (
+        '_scaled_dot_product_flash_attention_for_cpu',
+        '_scaled_dot_product_flash_attention',
+        '_scaled_dot_product_efficient_attention',
+        '_scaled_dot_product_cudnn_attention',
+    ) if hasattr(_aten, name))
 
 
 @contextlib.contextmanager
@@ -39,20 +64,57 @@ def frozen_bn_stats(module: nn.Module) -> Iterator[None]:
                 m.num_batches_tracked.copy_(tracked)
 
 
-def checkpoint_module(module: nn.Module, fn: Callable, *args: Any) -> Any:
+def lean_policy(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
+    """Selective-checkpoint policy of lean mode: keep the outputs of dense
+    (``groups == 1``) convolutions and fused attention, recompute the rest."""
+    if op is _aten.convolution.default and args[8] == 1:
+        return CheckpointPolicy.MUST_SAVE
+    if op in _ATTENTION_OPS:
+        return CheckpointPolicy.MUST_SAVE
+    return CheckpointPolicy.PREFER_RECOMPUTE
+
+
+class _RecomputeContext:
+    """BatchNorm statistics frozen around torch's selective-checkpoint
+    recomputation mode (entered inside, so the freezing's own tensor ops run
+    outside that mode)."""
+
+    def __init__(self, module: nn.Module, inner: Any) -> None:
+        self.module = module
+        self.inner = inner
+        self.stack = contextlib.ExitStack()
+
+    def __enter__(self) -> None:
+        self.stack.enter_context(frozen_bn_stats(self.module))
+        self.stack.enter_context(self.inner)
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.stack.__exit__(*exc)
+
+
+def checkpoint_module(module: nn.Module,
+                      fn: Callable,
+                      *args: Any,
+                      lean: bool = False) -> Any:
     """Call ``fn(*args)`` under non-reentrant activation checkpointing.
 
-    The random state is restored for the recomputation (drop path draws the
-    same masks) and the recomputation leaves the BatchNorm buffers of
-    ``module`` untouched.
+    The random state is restored for the recomputation (drop path and
+    dropout draw the same masks) and the recomputation leaves the BatchNorm
+    buffers of ``module`` untouched.
 
     Args:
         module: the module whose BatchNorm buffers ``fn`` updates.
         fn: the computation, usually ``module``'s own forward body.
         *args: tensors passed to ``fn``.
+        lean: keep dense convolution and attention outputs and recompute
+            only the rest (:func:`lean_policy`); otherwise recompute all.
     """
 
     def contexts():
+        if lean:
+            forward_ctx, recompute_ctx = create_selective_checkpoint_contexts(
+                lean_policy)
+            return forward_ctx, _RecomputeContext(module, recompute_ctx)
         return contextlib.nullcontext(), frozen_bn_stats(module)
 
     return checkpoint(fn, *args, use_reentrant=False, context_fn=contexts)

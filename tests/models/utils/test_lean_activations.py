@@ -1,0 +1,195 @@
+"""Lean activations: the same training computation with fewer saved tensors.
+
+Lean mode keeps dense convolution and attention outputs for backward and
+recomputes the rest there. These tests compare it with the plain path (no
+checkpointing) and with full checkpointing (``with_cp``) on tiny models.
+"""
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from hrformer_seg.models.backbones import HRFormer
+from hrformer_seg.models.decode_heads import BaseDecodeHead
+from hrformer_seg.models.layers import HRFormerBlock
+from hrformer_seg.models.layers.bottleneck import Bottleneck
+from hrformer_seg.registry import MODELS
+from hrformer_seg.structures import SegDataSample
+from mmengine.structures import PixelData
+
+TINY = dict(
+    stem_channels=16,
+    bottleneck_planes=8,
+    num_bottlenecks=2,
+    num_modules=(1, 2, 1),
+    num_blocks=((1, 1), (2, 2, 2), (1, 1, 1, 1)),
+    num_channels=((8, 16), (8, 16, 24), (8, 16, 24, 32)),
+    num_heads=((1, 2), (1, 2, 3), (1, 2, 3, 4)),
+    window_sizes=3,
+    mlp_ratios=2)
+
+
+class ConvCounter(TorchDispatchMode):
+    """Counts forward convolutions, dense (groups 1) and depthwise."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = 0
+        self.grouped = 0
+        self.layer_norms = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.convolution.default:
+            if args[8] == 1:
+                self.dense += 1
+            else:
+                self.grouped += 1
+        elif func is torch.ops.aten.native_layer_norm.default:
+            self.layer_norms += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _backbone_run(model: nn.Module, x: torch.Tensor):
+    torch.manual_seed(5)  # same drop path draws
+    outs = model(x)
+    loss = sum((o * o).mean() for o in outs)
+    counter = ConvCounter()
+    with counter:
+        loss.backward()
+    grads = {k: p.grad.clone() for k, p in model.named_parameters()}
+    buffers = {k: v.clone() for k, v in model.state_dict().items()}
+    return outs, grads, buffers, counter
+
+
+def test_backbone_default_is_lean_and_flags_reach_every_block():
+    model = HRFormer(**TINY)
+    blocks = [m for m in model.modules()
+              if isinstance(m, (HRFormerBlock, Bottleneck))]
+    assert blocks and all(m.lean_activations for m in blocks)
+    plain = HRFormer(**TINY, lean_activations=False)
+    assert not any(getattr(m, 'lean_activations', False)
+                   for m in plain.modules())
+
+
+@pytest.mark.parametrize('mode', ['lean', 'with_cp'])
+def test_backbone_same_outputs_grads_and_bn_buffers(mode):
+    torch.manual_seed(0)
+    ref = HRFormer(**TINY, drop_path_rate=0.3, lean_activations=False)
+    other = HRFormer(
+        **TINY, drop_path_rate=0.3, lean_activations=mode == 'lean',
+        with_cp=mode == 'with_cp')
+    other.load_state_dict(ref.state_dict())
+    ref.train()
+    other.train()
+    x = torch.randn(2, 3, 38, 45)
+    outs_a, grads_a, buf_a, count_a = _backbone_run(ref, x)
+    outs_b, grads_b, buf_b, count_b = _backbone_run(other, x)
+    for a, b in zip(outs_a, outs_b):
+        torch.testing.assert_close(a, b)
+    for k in grads_a:
+        torch.testing.assert_close(grads_a[k], grads_b[k], msg=k)
+    for k in buf_a:  # running stats updated once, not twice
+        torch.testing.assert_close(buf_a[k], buf_b[k], msg=k)
+
+    # what the backward pass recomputes
+    assert count_a.dense == count_a.grouped == count_a.layer_norms == 0
+    num_blocks = sum(isinstance(m, HRFormerBlock) for m in ref.modules())
+    assert count_b.layer_norms == 2 * num_blocks
+    assert count_b.grouped == num_blocks  # the FFN's depthwise conv
+    if mode == 'lean':
+        assert count_b.dense == 0  # kept from the forward pass
+    else:
+        assert count_b.dense > 2 * num_blocks  # fc1, fc2 and bottlenecks
+
+
+def test_backbone_eval_and_no_grad_do_not_checkpoint():
+    model = HRFormer(**TINY).eval()
+    x = torch.randn(1, 3, 32, 32, requires_grad=True)
+    outs = model(x)
+    counter = ConvCounter()
+    with counter:
+        sum(o.sum() for o in outs).backward()
+    assert counter.dense == counter.grouped == 0
+
+
+def _cascade(lean: bool) -> nn.Module:
+    channels = [8, 16, 24, 32]
+
+    def head(**kwargs):
+        return dict(in_channels=channels, in_index=(0, 1, 2, 3),
+                    input_transform='resize_concat', channels=16,
+                    num_classes=5, norm_cfg=dict(type='BN'),
+                    align_corners=False, lean_activations=lean, **kwargs)
+
+    return MODELS.build(dict(
+        type='CascadeEncoderDecoder',
+        num_stages=2,
+        data_preprocessor=dict(type='SegDataPreProcessor', pad_val=0,
+                               seg_pad_val=255),
+        backbone=dict(type='HRFormer', lean_activations=lean,
+                      drop_path_rate=0.2, **TINY),
+        decode_head=dict(
+            fcn=head(type='FCNHead', num_convs=1, kernel_size=3,
+                     concat_input=False, dropout_ratio=0.1,
+                     loss_decode=dict(type='CrossEntropyLoss',
+                                      loss_weight=0.4)),
+            ocr=head(type='OCRHead', ocr_channels=8, dropout_ratio=0.1,
+                     loss_decode=dict(type='CrossEntropyLoss',
+                                      loss_weight=1.0)))))
+
+
+def test_heads_default_is_lean():
+    head = MODELS.build(dict(type='FCNHead', in_channels=4, channels=4,
+                             num_classes=3, num_convs=1))
+    assert isinstance(head, BaseDecodeHead) and head.lean_activations
+
+
+def test_ocrnet_same_losses_grads_and_buffers_as_plain():
+    """Whole segmentor, drop path and dropout on: lean heads and backbone
+    give the plain path's losses, gradients and BN statistics."""
+    torch.manual_seed(0)
+    plain = _cascade(lean=False).train()
+    lean = _cascade(lean=True).train()
+    lean.load_state_dict(plain.state_dict())
+    lean_again = copy.deepcopy(lean)
+    inputs = torch.randn(2, 3, 40, 56)
+    labels = torch.randint(0, 5, (2, 1, 40, 56))
+    labels[0, 0, :5] = 255
+    samples = []
+    for label in labels:
+        sample = SegDataSample(metainfo=dict(img_shape=(40, 56),
+                                             pad_shape=(40, 56)))
+        sample.gt_sem_seg = PixelData(data=label)
+        samples.append(sample)
+
+    results = []
+    for model in (plain, lean, lean_again):
+        torch.manual_seed(7)
+        losses = model(inputs, samples, mode='loss')
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        counter = ConvCounter()
+        with counter:
+            total.backward()
+        results.append((
+            {k: v.detach() for k, v in losses.items()},
+            {k: p.grad.clone() for k, p in model.named_parameters()},
+            {k: v.clone() for k, v in model.state_dict().items()},
+            counter))
+    (loss_a, grad_a, buf_a, count_a), (loss_b, grad_b, buf_b, count_b) = \
+        results[:2]
+    assert loss_a.keys() == loss_b.keys()
+    for k in loss_a:
+        torch.testing.assert_close(loss_a[k], loss_b[k], msg=k)
+    for k in grad_a:
+        torch.testing.assert_close(grad_a[k], grad_b[k], msg=k)
+    for k in buf_a:
+        torch.testing.assert_close(buf_a[k], buf_b[k], msg=k)
+    # lean mode recomputes, plain does not; no dense conv is run twice
+    assert count_a.layer_norms == 0 and count_b.layer_norms > 0
+    assert count_b.dense == 0
+    # and the dropout / drop path draws are replayed, not fresh: a second
+    # lean run with the same seed gives bit-identical gradients
+    for k in grad_b:
+        assert torch.equal(grad_b[k], results[2][1][k]), k
