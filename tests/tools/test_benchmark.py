@@ -75,6 +75,23 @@ def test_cpu_flash_attention_counted():
     assert sum(flops.values()) == expected
 
 
+@pytest.mark.skipif(not sys.platform.startswith('linux'),
+                    reason='peak reset via /proc/self/clear_refs')
+def test_peak_memory_window_excludes_earlier_allocations():
+    cpu = torch.device('cpu')
+    big = torch.ones(256 * 2**20 // 4)  # 256 MiB, touched
+    del big
+    before, _ = benchmark.peak_memory_mb(cpu)
+    assert benchmark.reset_peak_memory(cpu)
+    after, kind = benchmark.peak_memory_mb(cpu)
+    assert 'VmHWM' in kind
+    assert after < before - 200
+    small = torch.ones(64 * 2**20 // 4)
+    grown, _ = benchmark.peak_memory_mb(cpu)
+    assert grown > after + 50
+    del small
+
+
 def test_tta_views_from_config():
     cfg = Config(dict(tta_pipeline=[
         dict(type='LoadImageFromFile'),

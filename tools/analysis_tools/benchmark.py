@@ -23,9 +23,14 @@ Modes (all on random images of ``--shape``, batch ``--batch``):
 
 Every measurement runs in a fresh subprocess (this script spawns itself):
 peak memory is the peak of a process that did nothing else, CUDA's
-``max_memory_allocated`` on a GPU, the peak resident set size
-(``getrusage(RUSAGE_SELF).ru_maxrss``: model, activations, optimizer state,
-the interpreter and libraries) on a CPU. By default one subprocess runs
+``max_memory_allocated`` on a GPU, the peak resident set size (VmHWM, or
+``getrusage(RUSAGE_SELF).ru_maxrss`` off Linux: model, activations,
+optimizer state, allocator slack, the interpreter and libraries) on a CPU.
+It is the peak of the timed iterations: the window is reset after the
+warm-up (``/proc/self/clear_refs`` on Linux, ``reset_peak_memory_stats`` on
+CUDA), because FLOP counting runs the first warm-up iteration under a
+dispatch mode that changes what autograd keeps. Where the reset is not
+possible the peak includes the warm-up, and the output says so. By default one subprocess runs
 ``--warmup`` untimed and ``--repeat`` timed iterations; ``--fresh-process``
 runs every timed iteration in its own subprocess (each with its warm-up),
 so the spread includes process-to-process variation and the peak memory is
@@ -314,11 +319,40 @@ def current_rss_mb() -> float:
         return 0.0
 
 
+def reset_peak_memory(device: torch.device) -> bool:
+    """Start a new peak-memory window; False where the OS cannot (the peak
+    then stays the process's lifetime peak)."""
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+        return True
+    try:  # Linux: "5" resets the resident set's high-water mark (VmHWM)
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def _vm_hwm_mb() -> Optional[float]:
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def peak_memory_mb(device: torch.device) -> Tuple[float, str]:
-    """Peak memory of this process so far (MiB) and what it is."""
+    """Peak memory (MiB) since :func:`reset_peak_memory` (or since the
+    process started) and what it is."""
     if device.type == 'cuda':
         return (torch.cuda.max_memory_allocated(device) / 2**20,
                 'cuda max_memory_allocated')
+    hwm = _vm_hwm_mb()
+    if hwm is not None:
+        return hwm, 'peak RSS (VmHWM)'
     # ru_maxrss: KiB on Linux, bytes on macOS
     scale = 1 if sys.platform == 'darwin' else 1024
     return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
@@ -561,6 +595,9 @@ def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
         else:
             step()
     _sync(device)
+    # the FLOP-counting warm-up runs under a dispatch mode that changes what
+    # autograd keeps: the peak memory is that of the timed iterations
+    peak_reset = reset_peak_memory(device)
     times = []
     cpu_start = _cpu_seconds()
     for _ in range(args.repeat):
@@ -571,6 +608,8 @@ def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
         times.append(time.perf_counter() - start)
     other_cores = other_cores_busy(cpu_start, _cpu_seconds())
     peak_mb, peak_kind = peak_memory_mb(device)
+    peak_kind += (', timed iterations' if peak_reset
+                  else ', whole process incl. warm-up')
     mm_rates += matmul_rate(device)
     result = dict(
         name=subject.name, mode=args.mode, shape=list(args.shape),

@@ -46,6 +46,10 @@ class BaseDecodeHead(BaseModule):
             outputs for backward and recompute norms, activations, resizes
             and the attention products there (same gradients, less memory;
             see :mod:`hrformer_seg.models.utils.activation_checkpoint`).
+        with_cp: checkpoint the whole head in training: only its inputs are
+            kept and backward runs its forward again (least memory, about a
+            third more head compute); takes precedence over
+            ``lean_activations``.
         init_cfg: mmengine init config.
     """
 
@@ -69,6 +73,7 @@ class BaseDecodeHead(BaseModule):
                  sampler: OptConfigType = None,
                  ignore_index: int = 255,
                  lean_activations: bool = True,
+                 with_cp: bool = False,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
         name = type(self).__name__
@@ -107,6 +112,7 @@ class BaseDecodeHead(BaseModule):
         self.align_corners = align_corners
         self.ignore_index = ignore_index
         self.lean_activations = lean_activations
+        self.with_cp = with_cp
 
         if isinstance(loss_decode, dict):
             self.loss_decode = MODELS.build(loss_decode)
@@ -160,10 +166,14 @@ class BaseDecodeHead(BaseModule):
     def forward(self, *inputs: Any) -> torch.Tensor:
         """Backbone outputs (and the previous stage's logits if
         ``takes_prev_output``) -> (N, num_classes, H, W) logits at head size,
-        in training under lean checkpointing if ``lean_activations``."""
-        if self.lean_activations and self.training \
-                and torch.is_grad_enabled():
-            return checkpoint_module(self, self._forward, *inputs, lean=True)
+        in training under checkpointing if ``with_cp`` or
+        ``lean_activations``."""
+        if self.training and torch.is_grad_enabled():
+            if self.with_cp:
+                return checkpoint_module(self, self._forward, *inputs)
+            if self.lean_activations:
+                return checkpoint_module(
+                    self, self._forward, *inputs, lean=True)
         return self._forward(*inputs)
 
     def _forward(self, *inputs: Any) -> torch.Tensor:

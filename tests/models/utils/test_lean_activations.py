@@ -114,14 +114,15 @@ def test_backbone_eval_and_no_grad_do_not_checkpoint():
     assert counter.dense == counter.grouped == 0
 
 
-def _cascade(lean: bool) -> nn.Module:
+def _cascade(lean: bool, with_cp: bool = False) -> nn.Module:
     channels = [8, 16, 24, 32]
 
     def head(**kwargs):
         return dict(in_channels=channels, in_index=(0, 1, 2, 3),
                     input_transform='resize_concat', channels=16,
                     num_classes=5, norm_cfg=dict(type='BN'),
-                    align_corners=False, lean_activations=lean, **kwargs)
+                    align_corners=False, lean_activations=lean,
+                    with_cp=with_cp, **kwargs)
 
     return MODELS.build(dict(
         type='CascadeEncoderDecoder',
@@ -129,6 +130,7 @@ def _cascade(lean: bool) -> nn.Module:
         data_preprocessor=dict(type='SegDataPreProcessor', pad_val=0,
                                seg_pad_val=255),
         backbone=dict(type='HRFormer', lean_activations=lean,
+                      with_cp=with_cp,
                       drop_path_rate=0.2, **TINY),
         decode_head=dict(
             fcn=head(type='FCNHead', num_convs=1, kernel_size=3,
@@ -146,12 +148,14 @@ def test_heads_default_is_lean():
     assert isinstance(head, BaseDecodeHead) and head.lean_activations
 
 
-def test_ocrnet_same_losses_grads_and_buffers_as_plain():
-    """Whole segmentor, drop path and dropout on: lean heads and backbone
-    give the plain path's losses, gradients and BN statistics."""
+@pytest.mark.parametrize('mode', ['lean', 'with_cp'])
+def test_ocrnet_same_losses_grads_and_buffers_as_plain(mode):
+    """Whole segmentor, drop path and dropout on: lean (or fully
+    checkpointed) heads and backbone give the plain path's losses,
+    gradients and BN statistics."""
     torch.manual_seed(0)
     plain = _cascade(lean=False).train()
-    lean = _cascade(lean=True).train()
+    lean = _cascade(lean=True, with_cp=mode == 'with_cp').train()
     lean.load_state_dict(plain.state_dict())
     lean_again = copy.deepcopy(lean)
     inputs = torch.randn(2, 3, 40, 56)
@@ -187,8 +191,18 @@ def test_ocrnet_same_losses_grads_and_buffers_as_plain():
     for k in buf_a:
         torch.testing.assert_close(buf_a[k], buf_b[k], msg=k)
     # lean mode recomputes, plain does not; no dense conv is run twice
+    # in lean mode, nearly all with_cp
     assert count_a.layer_norms == 0 and count_b.layer_norms > 0
-    assert count_b.dense == 0
+    checkpointed = [m for m in plain.modules() if isinstance(
+        m, (HRFormerBlock, Bottleneck, BaseDecodeHead))]
+    num_dense = sum(isinstance(c, nn.Conv2d) and c.groups == 1
+                    for m in checkpointed for c in m.modules())
+    if mode == 'lean':
+        assert count_b.dense == 0
+    else:
+        # every one but the classifiers, whose outputs backward never needs
+        # (torch stops recomputing once it has all it needs)
+        assert count_a.dense == 0 and count_b.dense == num_dense - 2
     # and the dropout / drop path draws are replayed, not fresh: a second
     # lean run with the same seed gives bit-identical gradients
     for k in grad_b:
