@@ -28,8 +28,9 @@ peak memory is the peak of a process that did nothing else, CUDA's
 optimizer state, allocator slack, the interpreter and libraries) on a CPU.
 It is the peak of the timed iterations: the window is reset after the
 warm-up (``/proc/self/clear_refs`` on Linux, ``reset_peak_memory_stats`` on
-CUDA), because FLOP counting runs the first warm-up iteration under a
-dispatch mode that changes what autograd keeps. Where the reset is not
+CUDA; on a CPU with glibc, after ``malloc_trim`` hands the memory freed so
+far back to the OS), because FLOP counting runs the first warm-up iteration
+under a dispatch mode that changes what autograd keeps. Where the reset is not
 possible the peak includes the warm-up, and the output says so. By default one subprocess runs
 ``--warmup`` untimed and ``--repeat`` timed iterations; ``--fresh-process``
 runs every timed iteration in its own subprocess (each with its warm-up),
@@ -55,6 +56,9 @@ no ``hrformer_seg`` at module level: ``benchmarks/peer_model.py`` reuses its
 measuring code, with its own model, in another environment.
 """
 import argparse
+import ctypes
+import ctypes.util
+import gc
 import json
 import os
 import os.path as osp
@@ -321,10 +325,19 @@ def current_rss_mb() -> float:
 
 def reset_peak_memory(device: torch.device) -> bool:
     """Start a new peak-memory window; False where the OS cannot (the peak
-    then stays the process's lifetime peak)."""
+    then stays the process's lifetime peak).
+
+    On a CPU with glibc, the heap memory freed so far is first handed back to
+    the OS (``malloc_trim``): glibc keeps freed memory resident, and the
+    window would otherwise start at the warm-up's peak."""
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
         return True
+    gc.collect()
+    try:
+        ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
     try:  # Linux: "5" resets the resident set's high-water mark (VmHWM)
         with open('/proc/self/clear_refs', 'w') as f:
             f.write('5')
