@@ -29,16 +29,16 @@ optimizer state, allocator slack, the interpreter and libraries) on a CPU.
 It is the peak of the timed iterations: the window is reset after the
 warm-up (``/proc/self/clear_refs`` on Linux, ``reset_peak_memory_stats`` on
 CUDA; on a CPU with glibc, after ``malloc_trim`` hands the memory freed so
-far back to the OS), because FLOP counting runs the first warm-up iteration
-under a dispatch mode that changes what autograd keeps. Where the reset is not
-possible the peak includes the warm-up, and the output says so. By default one subprocess runs
+far back to the OS). Where the reset is not possible the peak includes the
+warm-up, and the output says so. By default one subprocess runs
 ``--warmup`` untimed and ``--repeat`` timed iterations; ``--fresh-process``
 runs every timed iteration in its own subprocess (each with its warm-up),
 so the spread includes process-to-process variation and the peak memory is
 measured ``--repeat`` times.
 
-FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` during the
-first warm-up iteration, at the measured shape and on the executed path:
+FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` in one more
+untimed iteration after the timed ones and the memory reading (its dispatch
+mode changes what autograd keeps), at the measured shape and on the executed path:
 convolutions, matrix products (linear layers, attention) and fused
 attention (torch's CPU flash kernel and the groups of a convolution's
 weight gradient with our own formulas), 2 FLOPs per multiply-add, forward and (in ``train``) backward as
@@ -137,8 +137,7 @@ def build_parser(with_config: bool = True,
         '--repeat', type=int, default=3, help='timed iterations')
     parser.add_argument(
         '--warmup', type=int, default=1,
-        help='untimed iterations before timing (>= 1; FLOPs are counted '
-        'during the first)')
+        help='untimed iterations before timing (>= 1)')
     parser.add_argument(
         '--threads', type=int, default=None,
         help='torch.set_num_threads (default: torch\'s choice)')
@@ -173,8 +172,8 @@ def check_args(args: argparse.Namespace) -> None:
     if min(args.shape) < 1 or args.batch < 1 or args.repeat < 1:
         raise SystemExit('--shape, --batch and --repeat must be positive')
     if args.warmup < 1:
-        raise SystemExit('--warmup must be >= 1 (FLOPs are counted during '
-                         'the first warm-up iteration)')
+        raise SystemExit('--warmup must be >= 1 (the first iteration '
+                         'builds caches and optimizer state)')
     if args.mode == 'tta' and args.batch != 1:
         raise SystemExit('--mode tta measures one image: use --batch 1')
 
@@ -601,15 +600,9 @@ def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
     num_params = sum(p.numel() for p in subject.model.parameters())
     step = make_step(subject, args, device)
     rss_built = current_rss_mb()
-    flops, flops_per_module = 0, {}
-    for i in range(args.warmup):
-        if i == 0 and not args.no_flops:
-            flops, flops_per_module = count_flops(step)
-        else:
-            step()
+    for _ in range(args.warmup):
+        step()
     _sync(device)
-    # the FLOP-counting warm-up runs under a dispatch mode that changes what
-    # autograd keeps: the peak memory is that of the timed iterations
     peak_reset = reset_peak_memory(device)
     times = []
     cpu_start = _cpu_seconds()
@@ -623,6 +616,11 @@ def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
     peak_mb, peak_kind = peak_memory_mb(device)
     peak_kind += (', timed iterations' if peak_reset
                   else ', whole process incl. warm-up')
+    # one more, untimed iteration under the FLOP counter, after the memory
+    # reading: its dispatch mode changes what autograd keeps
+    flops, flops_per_module = 0, {}
+    if not args.no_flops:
+        flops, flops_per_module = count_flops(step)
     mm_rates += matmul_rate(device)
     result = dict(
         name=subject.name, mode=args.mode, shape=list(args.shape),
