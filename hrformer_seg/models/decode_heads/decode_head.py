@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from hrformer_seg.models.losses import accuracy
-from hrformer_seg.models.utils.activation_checkpoint import checkpoint_module
+from hrformer_seg.models.utils.activation_checkpoint import call_checkpointed
 from hrformer_seg.registry import MODELS, TASK_UTILS
 
 ConfigType = dict
@@ -168,13 +168,9 @@ class BaseDecodeHead(BaseModule):
         ``takes_prev_output``) -> (N, num_classes, H, W) logits at head size,
         in training under checkpointing if ``with_cp`` or
         ``lean_activations``."""
-        if self.training and torch.is_grad_enabled():
-            if self.with_cp:
-                return checkpoint_module(self, self._forward, *inputs)
-            if self.lean_activations:
-                return checkpoint_module(
-                    self, self._forward, *inputs, lean=True)
-        return self._forward(*inputs)
+        return call_checkpointed(
+            self, self._forward, *inputs, with_cp=self.with_cp,
+            lean=self.lean_activations)
 
     def _forward(self, *inputs: Any) -> torch.Tensor:
         raise NotImplementedError

@@ -1,11 +1,10 @@
 """ResNet bottleneck block (expansion 4) used by the first HRFormer stage."""
 from typing import Optional
 
-import torch
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 
-from ..utils.activation_checkpoint import checkpoint_module
+from ..utils.activation_checkpoint import call_checkpointed
 
 
 class Bottleneck(nn.Module):
@@ -63,10 +62,6 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (N, C_in, H, W) -> (N, 4 * planes, H / stride, W / stride)."""
-        if not torch.is_grad_enabled():
-            return self._forward(x)
-        if self.with_cp:
-            return checkpoint_module(self, self._forward, x)
-        if self.lean_activations and self.training:
-            return checkpoint_module(self, self._forward, x, lean=True)
-        return self._forward(x)
+        return call_checkpointed(
+            self, self._forward, x, with_cp=self.with_cp,
+            lean=self.lean_activations)

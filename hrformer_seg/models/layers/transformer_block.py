@@ -1,10 +1,9 @@
 """HRFormer transformer block: window attention + depthwise-conv FFN."""
 from typing import Optional
 
-import torch
 from torch import Tensor, nn
 
-from ..utils.activation_checkpoint import checkpoint_module
+from ..utils.activation_checkpoint import call_checkpointed
 from .drop_path import DropPath
 from .ffn import MlpDWBN
 from .window_attention import LocalWindowAttention
@@ -72,10 +71,6 @@ class HRFormerBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x: (N, C, H, W) -> (N, C, H, W), returned in channels-last
         memory format."""
-        if not torch.is_grad_enabled():
-            return self._forward(x)
-        if self.with_cp:
-            return checkpoint_module(self, self._forward, x)
-        if self.lean_activations and self.training:
-            return checkpoint_module(self, self._forward, x, lean=True)
-        return self._forward(x)
+        return call_checkpointed(
+            self, self._forward, x, with_cp=self.with_cp,
+            lean=self.lean_activations)

@@ -118,3 +118,13 @@ def checkpoint_module(module: nn.Module,
         return contextlib.nullcontext(), frozen_bn_stats(module)
 
     return checkpoint(fn, *args, use_reentrant=False, context_fn=contexts)
+
+
+def call_checkpointed(module: nn.Module, fn: Callable, *args: Any,
+                      with_cp: bool = False, lean: bool = False) -> Any:
+    """``fn(*args)``, checkpointed when ``module`` trains with gradients:
+    fully if ``with_cp``, else lean if ``lean``; plainly otherwise."""
+    if not (module.training and torch.is_grad_enabled()) \
+            or not (with_cp or lean):
+        return fn(*args)
+    return checkpoint_module(module, fn, *args, lean=not with_cp)
