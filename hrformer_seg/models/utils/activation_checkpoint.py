@@ -74,22 +74,13 @@ def lean_policy(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
     return CheckpointPolicy.PREFER_RECOMPUTE
 
 
-class _RecomputeContext:
+@contextlib.contextmanager
+def _frozen_bn_around(module: nn.Module, inner: Any) -> Iterator[None]:
     """BatchNorm statistics frozen around torch's selective-checkpoint
-    recomputation mode (entered inside, so the freezing's own tensor ops run
-    outside that mode)."""
-
-    def __init__(self, module: nn.Module, inner: Any) -> None:
-        self.module = module
-        self.inner = inner
-        self.stack = contextlib.ExitStack()
-
-    def __enter__(self) -> None:
-        self.stack.enter_context(frozen_bn_stats(self.module))
-        self.stack.enter_context(self.inner)
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self.stack.__exit__(*exc)
+    recomputation mode ``inner`` (entered inside, so the freezing's own
+    tensor ops run outside that mode)."""
+    with frozen_bn_stats(module), inner:
+        yield
 
 
 def checkpoint_module(module: nn.Module,
@@ -114,7 +105,7 @@ def checkpoint_module(module: nn.Module,
         if lean:
             forward_ctx, recompute_ctx = create_selective_checkpoint_contexts(
                 lean_policy)
-            return forward_ctx, _RecomputeContext(module, recompute_ctx)
+            return forward_ctx, _frozen_bn_around(module, recompute_ctx)
         return contextlib.nullcontext(), frozen_bn_stats(module)
 
     return checkpoint(fn, *args, use_reentrant=False, context_fn=contexts)
