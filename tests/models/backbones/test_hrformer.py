@@ -8,18 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from hrformer_seg.models.backbones import HRFormer
 from hrformer_seg.models.layers import DropPath, HRFormerBlock
 from hrformer_seg.registry import MODELS
-
-# a tiny network with every structural feature of the real ones
-TINY = dict(
-    stem_channels=16,
-    bottleneck_planes=8,
-    num_bottlenecks=2,
-    num_modules=(1, 2, 1),
-    num_blocks=((1, 1), (2, 2, 2), (1, 1, 1, 1)),
-    num_channels=((8, 16), (8, 16, 24), (8, 16, 24, 32)),
-    num_heads=((1, 2), (1, 2, 3), (1, 2, 3, 4)),
-    window_sizes=3,
-    mlp_ratios=2)
+from tiny_hrformer import TINY
 
 
 def strided_sizes(size: int):
