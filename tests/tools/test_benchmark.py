@@ -12,6 +12,9 @@ import torch.nn as nn
 from mmengine.config import Config
 from torch.utils.flop_counter import FlopCounterMode
 
+from hrformer_seg.models.layers import WinogradConv2d
+from hrformer_seg.models.layers.winograd_conv import nnpack_available
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / 'tools' / 'analysis_tools' / 'benchmark.py'
 CONFIG = ROOT / 'configs' / 'hrformer' / 'ocrnet_hrformer-s_demo_cityscapes-like.py'
@@ -60,6 +63,17 @@ def test_conv_backward_without_input_gradient():
     x = torch.randn(1, 3, 5, 6)  # an image: no gradient to the input
     flops = counted(lambda t: conv(t).sum().backward(), x)
     assert flops['aten.convolution_backward'] == 2 * (1 * 4 * 5 * 6) * 3 * 9
+
+
+@pytest.mark.skipif(not nnpack_available(), reason='no NNPACK')
+def test_winograd_conv_counted_as_the_direct_convolution():
+    conv = WinogradConv2d(8, 6, 3, padding=1)
+    x = torch.randn(2, 8, 10, 12, requires_grad=True)
+    flops = counted(lambda t: conv(t).sum().backward(), x)
+    macs = 2 * 6 * 10 * 12 * 8 * 9
+    # forward and input gradient through NNPACK, weight gradient by torch
+    assert flops['aten._nnpack_spatial_convolution'] == 2 * (2 * macs)
+    assert flops['aten.convolution_backward'] == 2 * macs
 
 
 def test_cpu_flash_attention_counted():

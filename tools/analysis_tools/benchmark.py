@@ -483,6 +483,20 @@ def conv_backward_flops(grad_out_shape: Sequence[int],
     return forward * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
 
 
+def nnpack_conv_flops(x_shape: Sequence[int], w_shape: Sequence[int],
+                      *args: Any, out_shape: Sequence[int] = (),
+                      **kwargs: Any) -> int:
+    """``aten._nnpack_spatial_convolution`` (WinogradConv2d's kernel, which
+    FlopCounterMode does not know): the direct convolution's FLOPs,
+    2 x batch x output size x prod(weight shape). Winograd's transform
+    needs fewer multiplications, so its rate in these units can exceed the
+    matrix-multiply rate."""
+    flops = 2 * x_shape[0]
+    for size in (*out_shape[2:], *w_shape):
+        flops *= size
+    return flops
+
+
 def _attention_products(query_shape: Sequence[int], key_shape: Sequence[int],
                         value_shape: Sequence[int]) -> int:
     """FLOPs of ``softmax(q k^T) v`` without the softmax.
@@ -520,7 +534,8 @@ def cpu_attention_backward_flops(grad_out_shape: Sequence[int],
 def flop_formulas() -> Dict[Any, Callable[..., int]]:
     """Our formulas on top of FlopCounterMode's (see the functions)."""
     aten = torch.ops.aten
-    formulas = {aten.convolution_backward: conv_backward_flops}
+    formulas = {aten.convolution_backward: conv_backward_flops,
+                aten._nnpack_spatial_convolution: nnpack_conv_flops}
     for name, formula in (
             ('_scaled_dot_product_flash_attention_for_cpu',
              cpu_attention_flops),

@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
+from hrformer_seg.models.layers import WinogradConv2d
 from hrformer_seg.models.losses import accuracy
 from hrformer_seg.models.utils.activation_checkpoint import call_checkpointed
 from hrformer_seg.registry import MODELS, TASK_UTILS
@@ -50,6 +51,12 @@ class BaseDecodeHead(BaseModule):
             kept and backward runs its forward again (least memory, about a
             third more head compute); takes precedence over
             ``lean_activations``.
+        winograd_conv: build the head's 3x3 convolutions as
+            :class:`~hrformer_seg.models.layers.WinogradConv2d` (unless
+            ``conv_cfg`` names a conv type): on the CPU they then run through
+            NNPACK's Winograd kernels, about 3.5x faster than the direct
+            convolution, with the same parameters and float32-rounding-level
+            differences; elsewhere they are plain ``nn.Conv2d``.
         init_cfg: mmengine init config.
     """
 
@@ -74,6 +81,7 @@ class BaseDecodeHead(BaseModule):
                  ignore_index: int = 255,
                  lean_activations: bool = True,
                  with_cp: bool = False,
+                 winograd_conv: bool = True,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
         name = type(self).__name__
@@ -107,6 +115,10 @@ class BaseDecodeHead(BaseModule):
         self.out_channels = num_classes
         self.dropout_ratio = dropout_ratio
         self.conv_cfg = conv_cfg
+        # conv config of the kxk (k > 1) convolutions
+        self.spatial_conv_cfg = conv_cfg
+        if winograd_conv and conv_cfg is None:
+            self.spatial_conv_cfg = dict(type=WinogradConv2d)
         self.norm_cfg = norm_cfg
         self.act_cfg = act_cfg
         self.align_corners = align_corners

@@ -150,7 +150,7 @@ class OCRHead(BaseDecodeHead):
             self.channels,
             kernel_size=3,
             padding=1,
-            conv_cfg=self.conv_cfg,
+            conv_cfg=self.spatial_conv_cfg,
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
         self.spatial_gather_module = SpatialGather(scale)

@@ -5,8 +5,10 @@ from .ffn import MlpDWBN
 from .transformer_block import HRFormerBlock
 from .window_attention import (LocalWindowAttention, relative_position_index,
                                window_padding)
+from .winograd_conv import WinogradConv2d
 
 __all__ = [
     'Bottleneck', 'DropPath', 'drop_path', 'MlpDWBN', 'HRFormerBlock',
-    'LocalWindowAttention', 'relative_position_index', 'window_padding'
+    'LocalWindowAttention', 'relative_position_index', 'window_padding',
+    'WinogradConv2d'
 ]

@@ -69,6 +69,8 @@ def lean_policy(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
     (``groups == 1``) convolutions and fused attention, recompute the rest."""
     if op is _aten.convolution.default and args[8] == 1:
         return CheckpointPolicy.MUST_SAVE
+    if op is _aten._nnpack_spatial_convolution.default:  # WinogradConv2d
+        return CheckpointPolicy.MUST_SAVE
     if op in _ATTENTION_OPS:
         return CheckpointPolicy.MUST_SAVE
     return CheckpointPolicy.PREFER_RECOMPUTE

@@ -13,7 +13,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from hrformer_seg.models.backbones import HRFormer
 from hrformer_seg.models.decode_heads import BaseDecodeHead
-from hrformer_seg.models.layers import HRFormerBlock
+from hrformer_seg.models.layers import HRFormerBlock, WinogradConv2d
+from hrformer_seg.models.layers.winograd_conv import nnpack_available
 from hrformer_seg.models.layers.bottleneck import Bottleneck
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
@@ -22,12 +23,15 @@ from tiny_hrformer import TINY
 
 
 class ConvCounter(TorchDispatchMode):
-    """Counts forward convolutions, dense (groups 1) and depthwise."""
+    """Counts forward convolutions, dense (groups 1) and depthwise, and
+    NNPACK calls (``WinogradConv2d``: one per image, in its forward and for
+    its input gradient)."""
 
     def __init__(self):
         super().__init__()
         self.dense = 0
         self.grouped = 0
+        self.nnpack = 0
         self.layer_norms = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -36,6 +40,8 @@ class ConvCounter(TorchDispatchMode):
                 self.dense += 1
             else:
                 self.grouped += 1
+        elif func is torch.ops.aten._nnpack_spatial_convolution.default:
+            self.nnpack += 1
         elif func is torch.ops.aten.native_layer_norm.default:
             self.layer_norms += 1
         return func(*args, **(kwargs or {}))
@@ -187,12 +193,22 @@ def test_ocrnet_same_losses_grads_and_buffers_as_plain(mode):
         m, (HRFormerBlock, Bottleneck, BaseDecodeHead))]
     num_dense = sum(isinstance(c, nn.Conv2d) and c.groups == 1
                     for m in checkpointed for c in m.modules())
+    # the heads' 3x3 convolutions are WinogradConv2d; where NNPACK runs,
+    # their forward shows as one NNPACK call per image instead of a
+    # convolution, and the input gradient adds as many in every mode
+    winograd = [m for m in plain.modules() if isinstance(m, WinogradConv2d)]
+    assert len(winograd) == 2
+    per_conv = len(inputs) if nnpack_available() else 0
+    assert count_a.nnpack == per_conv * len(winograd)
+    recomputed_winograd = (count_b.nnpack - count_a.nnpack) // len(inputs) \
+        if per_conv else 0
     if mode == 'lean':
-        assert count_b.dense == 0
+        assert count_b.dense == 0 and recomputed_winograd == 0
     else:
         # every one but the classifiers, whose outputs backward never needs
         # (torch stops recomputing once it has all it needs)
-        assert count_a.dense == 0 and count_b.dense == num_dense - 2
+        assert count_a.dense == 0
+        assert count_b.dense + recomputed_winograd == num_dense - 2
     # and the dropout / drop path draws are replayed, not fresh: a second
     # lean run with the same seed gives bit-identical gradients
     for k in grad_b:
