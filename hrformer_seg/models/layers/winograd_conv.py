@@ -13,7 +13,9 @@ path runs these convolutions about 3.5-4x faster on a 2-core AVX2 machine
 :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, same checkpoint
 keys) that takes that path for what it can do exactly: float32 CPU tensors,
 3x3 kernel, stride 1, padding 1, no dilation, no groups, zero padding, no
-autocast. Everything else, CUDA included, goes through ``nn.Conv2d``. The
+autocast, not while tracing, compiling or exporting (ONNX, TorchScript,
+``torch.export`` see a plain convolution). Everything else, CUDA included,
+goes through ``nn.Conv2d``. The
 backward pass computes the input gradient with the same kernels (it is a 3x3
 convolution with the flipped, transposed weight) and the weight and bias
 gradients with torch's own convolution backward. Results differ from the
@@ -107,6 +109,8 @@ class WinogradConv2d(nn.Conv2d):
                 and self.groups == 1 and self.padding_mode == 'zeros'
                 and not torch.is_autocast_enabled('cpu')
                 and not torch.compiler.is_compiling()
+                and not torch.jit.is_tracing()
+                and not torch.onnx.is_in_onnx_export()
                 and nnpack_available())
 
     def forward(self, x: Tensor) -> Tensor:

@@ -193,3 +193,12 @@ def test_ocrnet_predictions_match_plain_convolutions_also_bn_folded():
         assert _rel(result, ref) < 1e-4
         agree = (result.argmax(1) == ref.argmax(1)).float().mean().item()
         assert agree > 0.999, agree
+
+
+def test_tracing_sees_a_plain_convolution():
+    fast, plain = _pair(4, 6, padding=1)
+    x = torch.randn(1, 4, 7, 9)
+    traced = torch.jit.trace(fast, x)
+    graph = str(traced.graph)
+    assert '_convolution' in graph and 'PythonOp' not in graph
+    torch.testing.assert_close(traced(x), plain(x))
