@@ -15,10 +15,10 @@ keys) that takes that path for what it can do exactly: float32 CPU tensors,
 3x3 kernel, stride 1, padding 1, no dilation, no groups, zero padding, no
 autocast, not while tracing, compiling or exporting (ONNX, TorchScript,
 ``torch.export`` see a plain convolution). Everything else, CUDA included,
-goes through ``nn.Conv2d``. The
-backward pass computes the input gradient with the same kernels (it is a 3x3
-convolution with the flipped, transposed weight) and the weight and bias
-gradients with torch's own convolution backward. Results differ from the
+goes through ``nn.Conv2d``. The backward pass computes the input gradient
+with the same kernels (it is a 3x3 convolution with the flipped, transposed
+weight) and the weight and bias gradients with torch's own convolution
+backward. Results differ from the
 direct convolution by float32 rounding (relative 1e-5 of the output's
 magnitude; the transform adds and subtracts more terms).
 """
