@@ -11,6 +11,7 @@ from hrformer_seg.models.layers import WinogradConv2d
 from hrformer_seg.models.layers.winograd_conv import nnpack_available
 from hrformer_seg.models.utils import fold_batch_norms
 from hrformer_seg.registry import MODELS
+from tiny_hrformer import hrformer_s_ocrnet
 
 needs_nnpack = pytest.mark.skipif(
     not nnpack_available(), reason='torch without NNPACK on this CPU')
@@ -157,28 +158,11 @@ def test_heads_build_their_3x3_convolutions_as_winograd_by_default():
     assert not any(isinstance(m, WinogradConv2d) for m in fcn_1x1.modules())
 
 
-def _ocrnet(winograd):
-    def head(**kwargs):
-        return dict(in_channels=[32, 64, 128, 256], in_index=(0, 1, 2, 3),
-                    input_transform='resize_concat', channels=64,
-                    num_classes=7, norm_cfg=dict(type='BN'),
-                    winograd_conv=winograd, **kwargs)
-
-    return MODELS.build(dict(
-        type='CascadeEncoderDecoder', num_stages=2,
-        backbone=dict(type='HRFormer', arch='small'),
-        decode_head=dict(
-            fcn=head(type='FCNHead', num_convs=1, kernel_size=3,
-                     concat_input=False, dropout_ratio=-1),
-            ocr=head(type='OCRHead', ocr_channels=32)),
-        test_cfg=dict(mode='whole')))
-
-
 @needs_nnpack
 def test_ocrnet_predictions_match_plain_convolutions_also_bn_folded():
     torch.manual_seed(0)
-    plain = _ocrnet(winograd=False).eval()
-    fast = _ocrnet(winograd=True).eval()
+    plain = hrformer_s_ocrnet(winograd_conv=False).eval()
+    fast = hrformer_s_ocrnet(winograd_conv=True).eval()
     fast.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():

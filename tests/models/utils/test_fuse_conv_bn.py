@@ -6,25 +6,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrformer_seg.models.utils import fold_batch_norms
-from hrformer_seg.registry import MODELS
-
-
-def _hrformer_s_ocr():
-    def head(**kwargs):
-        return dict(in_channels=[32, 64, 128, 256], in_index=(0, 1, 2, 3),
-                    input_transform='resize_concat', channels=64,
-                    num_classes=7, norm_cfg=dict(type='BN'),
-                    align_corners=False, **kwargs)
-
-    return MODELS.build(dict(
-        type='CascadeEncoderDecoder',
-        num_stages=2,
-        backbone=dict(type='HRFormer', arch='small'),
-        decode_head=dict(
-            fcn=head(type='FCNHead', num_convs=1, kernel_size=3,
-                     concat_input=False, dropout_ratio=-1),
-            ocr=head(type='OCRHead', ocr_channels=32)),
-        test_cfg=dict(mode='whole')))
+from tiny_hrformer import hrformer_s_ocrnet
 
 
 def _randomise_batch_norms(model, generator):
@@ -41,7 +23,7 @@ def _randomise_batch_norms(model, generator):
 def test_folded_model_matches_plain_model():
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    plain = _hrformer_s_ocr().eval()
+    plain = hrformer_s_ocrnet().eval()
     _randomise_batch_norms(plain, gen)
     num_bn = sum(isinstance(m, _BatchNorm) for m in plain.modules())
     folded = copy.deepcopy(plain)
@@ -59,6 +41,6 @@ def test_folded_model_matches_plain_model():
 
 
 def test_refuses_a_model_in_training_mode():
-    model = _hrformer_s_ocr().train()
+    model = hrformer_s_ocrnet().train()
     with pytest.raises(RuntimeError, match='eval mode'):
         fold_batch_norms(model)
