@@ -18,9 +18,9 @@ autocast, not while tracing, compiling or exporting (ONNX, TorchScript,
 goes through ``nn.Conv2d``. The backward pass computes the input gradient
 with the same kernels (it is a 3x3 convolution with the flipped, transposed
 weight) and the weight and bias gradients with torch's own convolution
-backward. Results differ from the
-direct convolution by float32 rounding (relative 1e-5 of the output's
-magnitude; the transform adds and subtracts more terms).
+backward. Results differ from the direct convolution by float32 rounding
+(relative 1e-5 of the output's magnitude; the transform adds and subtracts
+more terms).
 """
 import functools
 from typing import Any, Optional, Tuple
