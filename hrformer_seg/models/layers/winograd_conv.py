@@ -13,7 +13,8 @@ path runs these convolutions about 3.5-4x faster on a 2-core AVX2 machine
 :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, same checkpoint
 keys) that takes that path for what it can do exactly: float32 CPU tensors,
 3x3 kernel, stride 1, padding 1, no dilation, no groups, zero padding, no
-autocast, not while tracing, compiling or exporting (ONNX, TorchScript,
+autocast, NNPACK not switched off (``torch.backends.nnpack.flags``), not
+while tracing, compiling or exporting (ONNX, TorchScript,
 ``torch.export`` see a plain convolution). Everything else, CUDA included,
 goes through ``nn.Conv2d``. The backward pass computes the input gradient
 with the same kernels (it is a 3x3 convolution with the flipped, transposed
@@ -111,6 +112,7 @@ class WinogradConv2d(nn.Conv2d):
                 and not torch.compiler.is_compiling()
                 and not torch.jit.is_tracing()
                 and not torch.onnx.is_in_onnx_export()
+                and torch._C._get_nnpack_enabled()  # backends.nnpack.flags
                 and nnpack_available())
 
     def forward(self, x: Tensor) -> Tensor:

@@ -110,13 +110,21 @@ def test_other_convolutions_fall_back_to_torch(kwargs, dtype):
     assert torch.equal(out, plain(x))
 
 
-def test_autocast_and_1x1_fall_back():
+def test_autocast_1x1_and_nnpack_switched_off_fall_back():
     fast = WinogradConv2d(8, 8, 3, padding=1)
     x = torch.randn(1, 8, 6, 6)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert not fast.uses_winograd(x)
         assert fast(x).dtype == torch.bfloat16
     assert not WinogradConv2d(8, 8, 1).uses_winograd(x)
+    # torch's own switch for NNPACK is respected
+    with torch.backends.nnpack.flags(enabled=False):
+        assert not fast.uses_winograd(x)
+        calls = NnpackCalls()
+        with calls:
+            fast(x)
+        assert calls.calls == 0
+    assert fast.uses_winograd(x) == nnpack_available()
 
 
 def test_state_dict_is_that_of_conv2d():
