@@ -67,7 +67,6 @@ class _WinogradConv3x3(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, weight: Tensor,
                 bias: Optional[Tensor]) -> Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
         return _conv_per_image(x, weight, bias)
 
     @staticmethod
@@ -83,11 +82,11 @@ class _WinogradConv3x3(torch.autograd.Function):
             # correlation with the kernel flipped and in/out swapped
             grad_x = _conv_per_image(
                 grad_out, weight.flip(2, 3).transpose(0, 1), None)
-        if need_w or (need_b and ctx.has_bias):
+        if need_w or need_b:  # need_b is False when there is no bias
             _, grad_w, grad_b = _aten.convolution_backward(
-                grad_out, x, weight, [weight.shape[0]] if ctx.has_bias
-                else None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
-                [False, need_w, need_b and ctx.has_bias])
+                grad_out, x, weight, [weight.shape[0]] if need_b else None,
+                [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+                [False, need_w, need_b])
         return grad_x, grad_w, grad_b
 
 
