@@ -460,6 +460,17 @@ def make_step(subject: Subject, args: argparse.Namespace,
     return predict_step
 
 
+def _direct_conv_flops(batch: int, spatial: Sequence[int],
+                       w_shape: Sequence[int]) -> int:
+    """2 x batch x spatial size x prod(weight shape): a direct convolution
+    over ``spatial`` positions; the weight shape (C_out, C_in / groups,
+    k...) already accounts for groups."""
+    flops = 2 * batch
+    for size in (*spatial, *w_shape):
+        flops *= size
+    return flops
+
+
 def conv_backward_flops(grad_out_shape: Sequence[int],
                         x_shape: Sequence[int], w_shape: Sequence[int],
                         *args: Any, out_shape: Any = None,
@@ -477,9 +488,7 @@ def conv_backward_flops(grad_out_shape: Sequence[int],
     """
     transposed, output_mask = args[4], args[-1]
     spatial = (x_shape if transposed else grad_out_shape)[2:]
-    forward = 2 * x_shape[0]
-    for size in (*spatial, *w_shape):
-        forward *= size
+    forward = _direct_conv_flops(x_shape[0], spatial, w_shape)
     return forward * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
 
 
@@ -491,10 +500,7 @@ def nnpack_conv_flops(x_shape: Sequence[int], w_shape: Sequence[int],
     2 x batch x output size x prod(weight shape). Winograd's transform
     needs fewer multiplications, so its rate in these units can exceed the
     matrix-multiply rate."""
-    flops = 2 * x_shape[0]
-    for size in (*out_shape[2:], *w_shape):
-        flops *= size
-    return flops
+    return _direct_conv_flops(x_shape[0], out_shape[2:], w_shape)
 
 
 def _attention_products(query_shape: Sequence[int], key_shape: Sequence[int],
