@@ -1,5 +1,5 @@
 """Base class of the decode heads: inputs, classifier, loss, resizing."""
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -47,10 +47,11 @@ class BaseDecodeHead(BaseModule):
             outputs for backward and recompute norms, activations, resizes
             and the attention products there (same gradients, less memory;
             see :mod:`hrformer_seg.models.utils.activation_checkpoint`).
-        with_cp: checkpoint the whole head in training: only its inputs are
-            kept and backward runs its forward again (least memory, about a
-            third more head compute); takes precedence over
-            ``lean_activations``.
+        with_cp: full activation checkpointing in training, stage by
+            stage (see :meth:`_checkpointed`): only each stage's inputs are
+            kept and backward runs the stage's forward again, one stage at a
+            time (least memory, about a third more head compute); takes
+            precedence over ``lean_activations``.
         winograd_conv: build the head's 3x3 convolutions as
             :class:`~hrformer_seg.models.layers.WinogradConv2d` (unless
             ``conv_cfg`` names a conv type): on the CPU they then run through
@@ -177,12 +178,23 @@ class BaseDecodeHead(BaseModule):
 
     def forward(self, *inputs: Any) -> torch.Tensor:
         """Backbone outputs (and the previous stage's logits if
-        ``takes_prev_output``) -> (N, num_classes, H, W) logits at head size,
-        in training under checkpointing if ``with_cp`` or
-        ``lean_activations``."""
+        ``takes_prev_output``) -> (N, num_classes, H, W) logits at head size;
+        in training, stage by stage under full checkpointing if ``with_cp``,
+        else as a whole under lean checkpointing if ``lean_activations``."""
+        if self.with_cp:
+            return self._forward(*inputs)
         return call_checkpointed(
-            self, self._forward, *inputs, with_cp=self.with_cp,
-            lean=self.lean_activations)
+            self, self._forward, *inputs, lean=self.lean_activations)
+
+    def _checkpointed(self, stage: Callable, *args: Any) -> Any:
+        """``stage(*args)``, fully checkpointed in training if ``with_cp``.
+
+        Subclasses run :meth:`_forward` as a few such stages. Backward then
+        rebuilds the activations of one stage at a time instead of the whole
+        head's at once; the stage outputs (a few feature maps) are what is
+        kept in between.
+        """
+        return call_checkpointed(self, stage, *args, with_cp=self.with_cp)
 
     def _forward(self, *inputs: Any) -> torch.Tensor:
         raise NotImplementedError

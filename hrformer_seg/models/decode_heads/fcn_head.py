@@ -75,5 +75,8 @@ class FCNHead(BaseDecodeHead):
         return feats
 
     def _forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Backbone outputs -> (N, num_classes, H, W) logits."""
+        """Backbone outputs -> (N, num_classes, H, W) logits (one stage)."""
+        return self._checkpointed(self._logits, inputs)
+
+    def _logits(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.cls_seg(self._forward_feature(inputs))

@@ -117,11 +117,15 @@ class ObjectAttentionBlock(nn.Module):
         context = torch.bmm(value, sim.transpose(1, 2))  # (N, Ck, HW)
         return self.out_project(context.reshape(n, self.key_channels, h, w))
 
+    def fuse(self, context: torch.Tensor,
+             feats: torch.Tensor) -> torch.Tensor:
+        """Object context and pixels, both (N, C, H, W) -> (N, C, H, W)."""
+        return self.bottleneck(torch.cat([context, feats], dim=1))
+
     def forward(self, feats: torch.Tensor,
                 regions: torch.Tensor) -> torch.Tensor:
         """Pixels (N, C, H, W) and regions (N, C, K, 1) -> (N, C, H, W)."""
-        context = self.object_context(feats, regions)
-        return self.bottleneck(torch.cat([context, feats], dim=1))
+        return self.fuse(self.object_context(feats, regions), feats)
 
 
 @MODELS.register_module()
@@ -170,6 +174,17 @@ class OCRHead(BaseDecodeHead):
             prev_output: (N, K, H, W) logits of the previous stage at the
                 resolution of this head's features.
         """
-        feats = self.bottleneck(self._transform_inputs(inputs))
+        # three stages for with_cp: features, object context, fusion +
+        # classifier (the cheap gather in between is not checkpointed)
+        feats = self._checkpointed(self._features, inputs)
         regions = self.spatial_gather_module(feats, prev_output)
-        return self.cls_seg(self.object_context_block(feats, regions))
+        block = self.object_context_block
+        context = self._checkpointed(block.object_context, feats, regions)
+        return self._checkpointed(self._fused_logits, context, feats)
+
+    def _features(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.bottleneck(self._transform_inputs(inputs))
+
+    def _fused_logits(self, context: torch.Tensor,
+                      feats: torch.Tensor) -> torch.Tensor:
+        return self.cls_seg(self.object_context_block.fuse(context, feats))

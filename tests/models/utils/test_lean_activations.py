@@ -9,6 +9,7 @@ import copy
 import pytest
 import torch
 from torch import nn
+from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from hrformer_seg.models.backbones import HRFormer
@@ -16,6 +17,7 @@ from hrformer_seg.models.decode_heads import BaseDecodeHead
 from hrformer_seg.models.layers import HRFormerBlock, WinogradConv2d
 from hrformer_seg.models.layers.winograd_conv import nnpack_available
 from hrformer_seg.models.layers.bottleneck import Bottleneck
+from hrformer_seg.models.utils.activation_checkpoint import checkpoint_module
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
 from mmengine.structures import PixelData
@@ -213,3 +215,61 @@ def test_ocrnet_same_losses_grads_and_buffers_as_plain(mode):
     # lean run with the same seed gives bit-identical gradients
     for k in grad_b:
         assert torch.equal(grad_b[k], results[2][1][k]), k
+
+
+class PeakLiveBytes(TorchDispatchMode):
+    """Peak bytes of the tensor storages created inside the mode that are
+    alive at the same time."""
+
+    def __init__(self):
+        super().__init__()
+        self.storages = {}
+        self.peak = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        outs = out if isinstance(out, (tuple, list)) else [out]
+        for t in outs:
+            if isinstance(t, torch.Tensor):
+                storage = t.untyped_storage()
+                self.storages[storage._cdata] = (StorageWeakRef(storage),
+                                                 storage.nbytes())
+        live = sum(n for ref, n in self.storages.values() if not ref.expired())
+        self.peak = max(self.peak, live)
+        return out
+
+
+def test_with_cp_head_rebuilds_one_stage_at_a_time():
+    """with_cp checkpoints the OCR head in stages: backward holds less at
+    once than a checkpoint of the whole head, for the same gradients."""
+    cfg = dict(type='OCRHead', in_channels=[8, 8], in_index=(0, 1),
+               input_transform='resize_concat', channels=32,
+               ocr_channels=16, num_classes=3, norm_cfg=dict(type='BN'))
+    torch.manual_seed(0)
+    staged = MODELS.build(dict(cfg, with_cp=True)).train()
+    whole = MODELS.build(dict(cfg, lean_activations=False)).train()
+    whole.load_state_dict(staged.state_dict())
+    feats = [torch.randn(2, 8, 48, 48), torch.randn(2, 8, 24, 24)]
+    prev = torch.randn(2, 3, 48, 48)
+    results = []
+    for head, run in (
+            (staged, lambda x, p: staged(x, p)),
+            (whole, lambda x, p: checkpoint_module(whole, whole, x, p))):
+        inputs = [f.clone().requires_grad_() for f in feats]
+        prev_in = prev.clone().requires_grad_()
+        torch.manual_seed(7)  # same dropout draws
+        out = run(inputs, prev_in)
+        peak = PeakLiveBytes()
+        with peak:
+            (out * out).sum().backward()
+        results.append((out.detach(), [x.grad for x in inputs + [prev_in]],
+                        {k: p.grad for k, p in head.named_parameters()},
+                        peak.peak))
+    (out_a, in_a, par_a, peak_a), (out_b, in_b, par_b, peak_b) = results
+    torch.testing.assert_close(out_a, out_b)
+    for a, b in zip(in_a, in_b):
+        torch.testing.assert_close(a, b)
+    for k in par_a:
+        torch.testing.assert_close(par_a[k], par_b[k], msg=k)
+    # whole: features, object context and fusion rebuilt together
+    assert peak_a < 0.75 * peak_b, (peak_a, peak_b)
