@@ -12,7 +12,9 @@ What changes (config ``runner_type='SegRunner'``):
   wrapped in :class:`~hrformer_seg.engine.sampler.SeededDataset`, so random
   augmentation depends only on each sample's position in the stream;
 - auto-resume (``resume=True``, ``load_from=None``) finds the checkpoint
-  named by ``work_dir/last_checkpoint`` even if the work dir was moved.
+  named by ``work_dir/last_checkpoint`` even if the work dir was moved;
+- ``env_cfg.malloc_mmap_threshold`` (bytes) fixes glibc's mmap threshold,
+  which bounds a CPU process's memory (:mod:`hrformer_seg.utils.malloc`).
 """
 import copy
 import datetime
@@ -37,6 +39,7 @@ from torch.utils.data import DataLoader
 
 from hrformer_seg.registry import (DATA_SAMPLERS, DATASETS, MODEL_WRAPPERS,
                                    RUNNERS)
+from hrformer_seg.utils.malloc import set_mmap_threshold
 from .checkpoint import (CheckpointError, UnencodableValueError, atomic_save,
                          checkpoints_in, encode, latest_checkpoint,
                          load_checkpoint_file)
@@ -126,6 +129,9 @@ class SegRunner(Runner):
         backend becomes gloo) or when torchrun runs the job (to isolate
         restarts, see :func:`_elastic_attempt_store`). Otherwise mmengine's
         ``init_dist`` does it as before.
+
+        ``env_cfg.malloc_mmap_threshold`` (bytes), if set, fixes glibc's
+        mmap threshold (:mod:`hrformer_seg.utils.malloc`).
         """
         elastic = 'TORCHELASTIC_RESTART_COUNT' in os.environ
         cuda = torch.cuda.is_available()
@@ -151,6 +157,15 @@ class SegRunner(Runner):
                 backend=backend, store=store, rank=rank,
                 world_size=world_size, timeout=timeout, **dist_cfg)
         super().setup_env(env_cfg)
+        mmap_threshold = env_cfg.get('malloc_mmap_threshold')
+        if mmap_threshold is not None:
+            if set_mmap_threshold(mmap_threshold):
+                print_log(f'glibc malloc: mmap threshold fixed at '
+                          f'{mmap_threshold} bytes', logger='current')
+            else:
+                print_log('env_cfg.malloc_mmap_threshold ignored: the C '
+                          'library is not glibc', logger='current',
+                          level=logging.WARNING)
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module) -> torch.nn.Module:
