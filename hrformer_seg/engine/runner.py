@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 
 from hrformer_seg.registry import (DATA_SAMPLERS, DATASETS, MODEL_WRAPPERS,
                                    RUNNERS)
-from hrformer_seg.utils.malloc import set_mmap_threshold
+from hrformer_seg.utils.malloc import apply_env_cfg
 from .checkpoint import (CheckpointError, UnencodableValueError, atomic_save,
                          checkpoints_in, encode, latest_checkpoint,
                          load_checkpoint_file)
@@ -157,15 +157,9 @@ class SegRunner(Runner):
                 backend=backend, store=store, rank=rank,
                 world_size=world_size, timeout=timeout, **dist_cfg)
         super().setup_env(env_cfg)
-        mmap_threshold = env_cfg.get('malloc_mmap_threshold')
-        if mmap_threshold is not None:
-            if set_mmap_threshold(mmap_threshold):
-                print_log(f'glibc malloc: mmap threshold fixed at '
-                          f'{mmap_threshold} bytes', logger='current')
-            else:
-                print_log('env_cfg.malloc_mmap_threshold ignored: the C '
-                          'library is not glibc', logger='current',
-                          level=logging.WARNING)
+        warning = apply_env_cfg(env_cfg)
+        if warning:
+            print_log(warning, logger='current', level=logging.WARNING)
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module) -> torch.nn.Module:

@@ -20,7 +20,7 @@ import ctypes
 import ctypes.util
 import functools
 import platform
-from typing import Optional
+from typing import Mapping, Optional
 
 # malloc.h: mallopt parameter number of M_MMAP_THRESHOLD
 _M_MMAP_THRESHOLD = -3
@@ -64,3 +64,19 @@ def set_mmap_threshold(nbytes: int) -> bool:
         raise ValueError(f'glibc rejected malloc_mmap_threshold={nbytes}')
     return True
 
+
+def apply_env_cfg(env_cfg: Mapping) -> Optional[str]:
+    """Applies ``env_cfg['malloc_mmap_threshold']`` if the key is set.
+
+    Returns:
+        A warning to show when the setting could not be applied (not glibc),
+        else None.
+
+    Raises:
+        ValueError: naming the key, when its value is out of range.
+    """
+    nbytes = env_cfg.get('malloc_mmap_threshold')
+    if nbytes is None or set_mmap_threshold(nbytes):
+        return None
+    return ('env_cfg.malloc_mmap_threshold ignored: the C library is not '
+            'glibc')

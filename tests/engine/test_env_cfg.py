@@ -1,14 +1,14 @@
 """SegRunner's own ``env_cfg`` key, through tools/train.py."""
 import pytest
 
-import hrformer_seg.engine.runner as runner_module
+import hrformer_seg.utils.malloc as malloc
 from hrformer_seg.utils.config_errors import ConfigBuildError
 from conftest import TOY_CONFIG, train_in_process
 
 
 def test_malloc_mmap_threshold_is_applied(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(runner_module, 'set_mmap_threshold',
+    monkeypatch.setattr(malloc, 'set_mmap_threshold',
                         lambda n: calls.append(n) or True)
     train_in_process(TOY_CONFIG, tmp_path / 'w', options=[
         'env_cfg.malloc_mmap_threshold=1048576', 'train_cfg.max_iters=1'])

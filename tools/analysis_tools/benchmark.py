@@ -221,6 +221,7 @@ def build_ours(args: argparse.Namespace) -> Subject:
     from hrformer_seg.registry import MODELS
     from hrformer_seg.structures import SegDataSample
     from hrformer_seg.utils.device import adapt_cfg_to_device
+    from hrformer_seg.utils.malloc import apply_env_cfg
 
     if not osp.isfile(args.config):
         raise SystemExit(f'config file not found: {args.config}')
@@ -228,12 +229,10 @@ def build_ours(args: argparse.Namespace) -> Subject:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     notes = adapt_cfg_to_device(cfg) if args.device != 'cuda' else []
-    # as SegRunner.setup_env does for tools/train.py and tools/test.py
-    mmap_threshold = cfg.get('env_cfg', {}).get('malloc_mmap_threshold')
-    if mmap_threshold is not None:
-        from hrformer_seg.utils.malloc import set_mmap_threshold
-        if not set_mmap_threshold(mmap_threshold):
-            notes.append('malloc_mmap_threshold ignored: not glibc')
+    # glibc's mmap threshold, as SegRunner.setup_env sets it for the tools
+    malloc_warning = apply_env_cfg(cfg.get('env_cfg', {}))
+    if malloc_warning:
+        notes.append(malloc_warning)
     init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
     # no pretrained weights: they are not needed for timing and may be absent
     if isinstance(cfg.model.get('backbone'), dict):

@@ -119,8 +119,24 @@ class ObjectAttentionBlock(nn.Module):
 
     def fuse(self, context: torch.Tensor,
              feats: torch.Tensor) -> torch.Tensor:
-        """Object context and pixels, both (N, C, H, W) -> (N, C, H, W)."""
-        return self.bottleneck(torch.cat([context, feats], dim=1))
+        """Object context and pixels, both (N, C, H, W) -> (N, C, H, W).
+
+        ``self.bottleneck`` (1x1 conv+norm+act) applied to
+        ``cat([context, feats])``, with the convolution computed as the sum
+        of two convolutions by the two halves of its weight: the same linear
+        map, without the 2C-channel concatenation, which backward would
+        otherwise keep (128 MiB for a 512x1024 crop).
+        """
+        bottleneck = self.bottleneck
+        weight = bottleneck.conv.weight
+        channels = context.shape[1]
+        x = F.conv2d(context, weight[:, :channels]) + F.conv2d(
+            feats, weight[:, channels:], bottleneck.conv.bias)
+        if bottleneck.with_norm:
+            x = bottleneck.norm(x)
+        if bottleneck.with_activation:
+            x = bottleneck.activate(x)
+        return x
 
     def forward(self, feats: torch.Tensor,
                 regions: torch.Tensor) -> torch.Tensor:

@@ -79,6 +79,29 @@ def test_object_attention_uses_key_channel_scaling():
     assert got == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize('norm_cfg', [dict(type='BN'), None])
+def test_fuse_equals_bottleneck_on_the_concatenation(norm_cfg):
+    """The split-weight fusion computes the plain one: the ConvModule on
+    cat([context, feats]), forward and every gradient."""
+    torch.manual_seed(0)
+    block = ObjectAttentionBlock(6, 4, norm_cfg=norm_cfg).train()
+    context = torch.randn(2, 6, 5, 7)
+    feats = torch.randn(2, 6, 5, 7)
+    results = []
+    for fn in (block.fuse,
+               lambda c, f: block.bottleneck(torch.cat([c, f], dim=1))):
+        block.zero_grad()
+        c, f = context.clone().requires_grad_(), feats.clone().requires_grad_()
+        out = fn(c, f)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append([out.detach(), c.grad, f.grad] + [
+            p.grad.clone() for p in block.bottleneck.parameters()])
+    assert block.bottleneck.conv.bias is not None or norm_cfg
+    assert len(results[0]) == len(results[1]) >= 4
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
 def test_ocr_head_layers_shapes_and_dependence_on_prev_logits():
     head = OCRHead(
         in_channels=[4, 6],
