@@ -4,7 +4,8 @@
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 # lean_activations: training keeps only dense conv / attention outputs for
 # backward and recomputes norms and activations there (same gradients, about
-# half the memory); with_cp: recompute everything (least memory, slower).
+# half the memory); with_cp: recompute everything (least memory, slower; on a
+# CPU add env_cfg.malloc_mmap_threshold=1048576, see README.md).
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
