@@ -14,7 +14,9 @@ from setuptools import find_packages, setup
 
 def get_version() -> str:
     namespace = {}
-    with open(osp.join(osp.dirname(__file__), 'hrformer_seg', 'version.py')) as f:
+    version_file = osp.join(osp.dirname(__file__), 'hrformer_seg',
+                            'version.py')
+    with open(version_file) as f:
         exec(f.read(), namespace)
     return namespace['__version__']
 
@@ -26,7 +28,8 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo', 'benchmarks')),
+    packages=find_packages(
+        exclude=('configs', 'tools', 'tests', 'demo', 'benchmarks')),
     python_requires='>=3.8',
     # torch is left unpinned here so GPU users keep their CUDA build;
     # requirements.txt pins the CPU wheel for the CPU set-up.

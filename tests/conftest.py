@@ -45,7 +45,8 @@ def one_torch_thread():
 @pytest.fixture(scope='module')
 def data_root(tiny_cityscapes):
     """``tiny_cityscapes`` exported as ``TINY_CITYSCAPES`` for configs that
-    read their data root from the environment (tests/apis/tiny_ocrnet_hrformer.py)."""
+    read their data root from the environment
+    (tests/apis/tiny_ocrnet_hrformer.py)."""
     import os
     old = os.environ.get('TINY_CITYSCAPES')
     os.environ['TINY_CITYSCAPES'] = str(tiny_cityscapes)

@@ -2,8 +2,13 @@
 from . import transforms  # noqa: F401
 from .basesegdataset import BaseSegDataset
 from .cityscapes import CityscapesDataset
-from .transforms import (LoadAnnotations, LoadImageFromFile, PackSegInputs,
-                         PhotoMetricDistortion, RandomCrop)
+from .transforms import (
+    LoadAnnotations,
+    LoadImageFromFile,
+    PackSegInputs,
+    PhotoMetricDistortion,
+    RandomCrop,
+)
 
 __all__ = [
     'BaseSegDataset', 'CityscapesDataset', 'LoadAnnotations',

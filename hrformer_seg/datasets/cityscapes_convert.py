@@ -131,8 +131,7 @@ def convert_cityscapes(root: str,
         j for j in jsons if not is_up_to_date(j)]
     if todo:
         if show_progress:
-            from mmengine.utils import (track_parallel_progress,
-                                        track_progress)
+            from mmengine.utils import track_parallel_progress, track_progress
             if nproc > 1:
                 track_parallel_progress(polygons_to_train_ids, todo, nproc)
             else:

@@ -1,4 +1,5 @@
-"""The data sample that carries one image's segmentation annotations and results."""
+"""The data sample that carries one image's segmentation annotations and
+results."""
 from mmengine.structures import BaseDataElement, PixelData
 
 

@@ -59,7 +59,8 @@ class SegLocalVisualizer(Visualizer):
 
     Drawing is done with OpenCV on numpy arrays (fast for 2048x1024 images);
     the result goes to ``out_file`` or to the visualisation backends
-    (``LocalVisBackend`` writes ``<save_dir>/vis_data/vis_image/<name>_<step>.png``,
+    (``LocalVisBackend`` writes
+    ``<save_dir>/vis_data/vis_image/<name>_<step>.png``,
     ``TensorboardVisBackend`` adds an image summary).
 
     Args:

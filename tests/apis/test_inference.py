@@ -16,7 +16,8 @@ TINY_CFG = str(Path(__file__).resolve().parent / 'tiny_ocrnet_hrformer.py')
 sys.path.insert(0, str(ROOT / 'demo'))
 
 
-# tiny tensors run faster on one torch thread (shared fixture, tests/conftest.py)
+# tiny tensors run faster on one torch thread (shared fixture in
+# tests/conftest.py)
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 

@@ -1,4 +1,5 @@
-"""Every config under configs/ loads, builds its model and runs a tiny forward."""
+"""Every config under configs/ loads, builds its model and runs a tiny
+forward."""
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,8 @@ def test_variant_b_overrides_scalars_only():
     assert cfg.model.backbone.drop_path_rate == 0.4
     heads = cfg.model.decode_head
     assert list(heads.keys()) == ['fcn', 'ocr']
-    assert heads.fcn.in_channels == heads.ocr.in_channels == [78, 156, 312, 624]
-    assert heads.fcn.sampler.type == heads.ocr.sampler.type == 'OHEMPixelSampler'
+    assert heads.fcn.in_channels == [78, 156, 312, 624]
+    assert heads.ocr.in_channels == [78, 156, 312, 624]
+    assert heads.fcn.sampler.type == 'OHEMPixelSampler'
+    assert heads.ocr.sampler.type == 'OHEMPixelSampler'
     assert heads.fcn.loss_decode.loss_weight == 0.4

@@ -8,11 +8,16 @@ import cv2
 import numpy as np
 import pytest
 
-from hrformer_seg.datasets.cityscapes_convert import (convert_cityscapes,
-                                                      polygons_to_train_ids)
-from hrformer_seg.datasets.synthetic import (generate_cityscapes_like,
-                                             render_scene, scene_name,
-                                             scene_rng)
+from hrformer_seg.datasets.cityscapes_convert import (
+    convert_cityscapes,
+    polygons_to_train_ids,
+)
+from hrformer_seg.datasets.synthetic import (
+    generate_cityscapes_like,
+    render_scene,
+    scene_name,
+    scene_rng,
+)
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ import confusion_matrix  # noqa: E402
 import get_flops  # noqa: E402
 import print_config  # noqa: E402
 
-
-# tiny tensors run faster on one torch thread (shared fixture, tests/conftest.py)
+# tiny tensors run faster on one torch thread (shared fixture in
+# tests/conftest.py)
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 

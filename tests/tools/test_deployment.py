@@ -24,7 +24,8 @@ PALETTE = [[(37 * i) % 256, (91 * i) % 256, (53 * i + 7) % 256]
            for i in range(19)]
 
 
-# tiny tensors run faster on one torch thread (shared fixture, tests/conftest.py)
+# tiny tensors run faster on one torch thread (shared fixture in
+# tests/conftest.py)
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 

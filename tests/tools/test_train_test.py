@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_CFG = ROOT / 'configs' / 'hrformer' / 'ocrnet_hrformer-s_demo_cityscapes-like.py'
+DEMO_CFG = (ROOT / 'configs' / 'hrformer' /
+            'ocrnet_hrformer-s_demo_cityscapes-like.py')
 
 
 def run(args, cwd, timeout=600):

@@ -4,9 +4,12 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from hrformer_seg.utils.checkpoint import (CheckpointError, extract_state_dict,
-                                           load_checkpoint_file,
-                                           load_state_dict_file)
+from hrformer_seg.utils.checkpoint import (
+    CheckpointError,
+    extract_state_dict,
+    load_checkpoint_file,
+    load_state_dict_file,
+)
 
 SIDE_EFFECTS = []
 

@@ -10,9 +10,12 @@ from mmengine.structures import PixelData
 
 from hrformer_seg.registry import VISUALIZERS
 from hrformer_seg.structures import SegDataSample
-from hrformer_seg.visualization import (SegLocalVisualizer,
-                                        cityscapes_metainfo, colorize,
-                                        resolve_meta)
+from hrformer_seg.visualization import (
+    SegLocalVisualizer,
+    cityscapes_metainfo,
+    colorize,
+    resolve_meta,
+)
 
 PALETTE = [(200, 0, 0), (0, 100, 0), (0, 0, 50)]
 CLASSES = ['red', 'green', 'blue']

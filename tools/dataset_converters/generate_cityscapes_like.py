@@ -15,8 +15,10 @@ import argparse
 import time
 
 from hrformer_seg.datasets.cityscapes_convert import convert_cityscapes
-from hrformer_seg.datasets.synthetic import (OPTIONAL_CLASSES,
-                                             generate_cityscapes_like)
+from hrformer_seg.datasets.synthetic import (
+    OPTIONAL_CLASSES,
+    generate_cityscapes_like,
+)
 
 
 def parse_args():

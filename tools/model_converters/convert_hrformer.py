@@ -16,8 +16,10 @@ import tempfile
 import torch
 
 from hrformer_seg.models.utils import convert_official_hrformer
-from hrformer_seg.utils.checkpoint import (DICT_LIKE_GLOBALS,
-                                           load_state_dict_file)
+from hrformer_seg.utils.checkpoint import (
+    DICT_LIKE_GLOBALS,
+    load_state_dict_file,
+)
 
 
 def parse_args() -> argparse.Namespace:

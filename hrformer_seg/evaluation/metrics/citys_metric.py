@@ -145,8 +145,9 @@ class CityscapesMetric(BaseMetric):
                           logger=logger)
 
     def _evaluate(self, results: List[tuple], logger) -> Dict[str, float]:
-        import cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling \
-            as cs_eval
+        from cityscapesscripts.evaluation import (
+            evalPixelLevelSemanticLabeling as cs_eval,
+        )
         from cityscapesscripts.helpers.labels import trainId2label
 
         preds = [p for p, _ in results]

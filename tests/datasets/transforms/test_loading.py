@@ -3,9 +3,11 @@ import cv2
 import numpy as np
 import pytest
 
-from hrformer_seg.datasets.transforms import (CorruptFileError,
-                                              LoadAnnotations,
-                                              LoadImageFromFile)
+from hrformer_seg.datasets.transforms import (
+    CorruptFileError,
+    LoadAnnotations,
+    LoadImageFromFile,
+)
 from hrformer_seg.registry import TRANSFORMS
 
 

@@ -3,10 +3,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.structures import PixelData
 
 from hrformer_seg.evaluation import IoUMetric
 from hrformer_seg.structures import SegDataSample
-from mmengine.structures import PixelData
 
 CLASSES = ('a', 'b', 'c', 'd', 'e')  # 'e' never appears anywhere
 
@@ -41,7 +41,7 @@ def confusion(pairs, k):
 
 def run(metric, pairs, batch=2):
     metric.dataset_meta = dict(classes=CLASSES)
-    samples = [sample(p, l) for p, l in pairs]
+    samples = [sample(pred, label) for pred, label in pairs]
     for i in range(0, len(samples), batch):
         metric.process({}, [s.to_dict() for s in samples[i:i + batch]])
     return metric.evaluate(len(samples))

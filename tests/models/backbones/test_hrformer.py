@@ -2,13 +2,13 @@
 freezing, pretrained loading."""
 import pytest
 import torch
+from tiny_hrformer import TINY
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrformer_seg.models.backbones import HRFormer
 from hrformer_seg.models.layers import DropPath, HRFormerBlock
 from hrformer_seg.registry import MODELS
-from tiny_hrformer import TINY
 
 
 def strided_sizes(size: int):

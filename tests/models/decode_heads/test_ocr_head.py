@@ -5,8 +5,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from hrformer_seg.models.decode_heads import (ObjectAttentionBlock, OCRHead,
-                                              SpatialGather)
+from hrformer_seg.models.decode_heads import (
+    ObjectAttentionBlock,
+    OCRHead,
+    SpatialGather,
+)
 
 
 def test_spatial_gather_one_hot_regions_give_region_means():
@@ -93,7 +96,8 @@ def test_fuse_equals_bottleneck_on_the_concatenation(norm_cfg):
         block.zero_grad()
         c, f = context.clone().requires_grad_(), feats.clone().requires_grad_()
         out = fn(c, f)
-        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        weights = torch.linspace(-1, 1, out.numel()).view_as(out)
+        (out * weights).sum().backward()
         results.append([out.detach(), c.grad, f.grad] + [
             p.grad.clone() for p in block.bottleneck.parameters()])
     assert block.bottleneck.conv.bias is not None or norm_cfg

@@ -5,9 +5,11 @@ import math
 import pytest
 import torch
 
-from hrformer_seg.models.layers import (LocalWindowAttention,
-                                        relative_position_index,
-                                        window_padding)
+from hrformer_seg.models.layers import (
+    LocalWindowAttention,
+    relative_position_index,
+    window_padding,
+)
 
 
 def test_relative_position_index_window_2_by_hand():

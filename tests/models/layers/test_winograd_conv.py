@@ -3,6 +3,7 @@ import copy
 
 import pytest
 import torch
+from tiny_hrformer import hrformer_s_ocrnet
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -11,7 +12,6 @@ from hrformer_seg.models.layers import WinogradConv2d
 from hrformer_seg.models.layers.winograd_conv import nnpack_available
 from hrformer_seg.models.utils import fold_batch_norms
 from hrformer_seg.registry import MODELS
-from tiny_hrformer import hrformer_s_ocrnet
 
 needs_nnpack = pytest.mark.skipif(
     not nnpack_available(), reason='torch without NNPACK on this CPU')

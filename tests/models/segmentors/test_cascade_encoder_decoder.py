@@ -1,10 +1,14 @@
 """CascadeEncoderDecoder: FCN -> OCR chain, list/dict stages, training."""
 import pytest
 import torch
+from segmentor_test_utils import (
+    cascade_cfg,
+    fcn_cfg,
+    ocr_cfg,
+    sample_with_label,
+)
 
 from hrformer_seg.registry import MODELS
-from segmentor_test_utils import (cascade_cfg, fcn_cfg, ocr_cfg,
-                                  sample_with_label)
 
 
 def _build(**kwargs):

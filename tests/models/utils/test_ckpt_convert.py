@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from hrformer_seg.models.backbones import HRFormer
-from hrformer_seg.models.utils import (convert_official_hrformer,
-                                       is_official_hrformer,
-                                       resize_bias_table)
+from hrformer_seg.models.utils import (
+    convert_official_hrformer,
+    is_official_hrformer,
+    resize_bias_table,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -8,21 +8,23 @@ import copy
 
 import pytest
 import torch
+from mmengine.structures import PixelData
+from tiny_hrformer import TINY
 from torch import nn
 from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from hrformer_seg.models.backbones import HRFormer
-from hrformer_seg.models.decode_heads import (BaseDecodeHead,
-                                              ObjectAttentionBlock)
+from hrformer_seg.models.decode_heads import (
+    BaseDecodeHead,
+    ObjectAttentionBlock,
+)
 from hrformer_seg.models.layers import HRFormerBlock, WinogradConv2d
-from hrformer_seg.models.layers.winograd_conv import nnpack_available
 from hrformer_seg.models.layers.bottleneck import Bottleneck
+from hrformer_seg.models.layers.winograd_conv import nnpack_available
 from hrformer_seg.models.utils.activation_checkpoint import checkpoint_module
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
-from mmengine.structures import PixelData
-from tiny_hrformer import TINY
 
 
 class ConvCounter(TorchDispatchMode):
