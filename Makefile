@@ -1,11 +1,12 @@
 # The two commands of the README: `make demo` and `make test`.
 # Both create the virtual environment from the project's own files when needed.
+# `make lint` (ruff, configured in ruff.toml) is what .ci/run runs first.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-all demo clean-demo
+.PHONY: venv lint test test-all demo clean-demo
 
 venv: $(STAMP)
 
@@ -15,6 +16,9 @@ $(STAMP): requirements.txt setup.py
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
