@@ -49,7 +49,8 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 import benchmark  # noqa: E402  (our measuring code; imports no hrformer_seg)
 
 NUM_CLASSES = 19
-# multi-scale + flip test: REFERENCE.md's scales (as our Cityscapes config)
+# multi-scale + flip test: the scales of docs/training_recipe.md (as our
+# Cityscapes config)
 TTA_RATIOS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
 
 

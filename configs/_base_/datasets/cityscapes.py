@@ -1,5 +1,6 @@
 # Cityscapes (fine annotations, 19 train classes) with the HRFormer + OCR
-# pipelines of REFERENCE.md. Labels: *_gtFine_labelTrainIds.png made by
+# pipelines of docs/training_recipe.md. Labels: *_gtFine_labelTrainIds.png
+# made by
 # `python tools/dataset_converters/cityscapes.py data/cityscapes --nproc 8`.
 dataset_type = 'CityscapesDataset'
 data_root = 'data/cityscapes/'

@@ -9,7 +9,8 @@ from hrformer_seg.datasets import CityscapesDataset
 from hrformer_seg.datasets.transforms import PackSegInputs
 from hrformer_seg.registry import TRANSFORMS
 
-# The ms+flip test pipeline of REFERENCE.md (scales relative to the image).
+# The ms+flip test pipeline of docs/training_recipe.md (scales relative to
+# the image).
 IMG_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 TTA_PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -70,7 +71,8 @@ def test_pack_rejects_misaligned_label():
 
 
 def test_reference_train_pipeline(tiny_cityscapes):
-    """REFERENCE.md's train pipeline, scaled to the 64x128 fixture."""
+    """The train pipeline of docs/training_recipe.md, scaled to the 64x128
+    fixture."""
     ds = CityscapesDataset(data_root=str(tiny_cityscapes), pipeline=[
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations', num_classes=19),
