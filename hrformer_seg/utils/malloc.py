@@ -13,8 +13,8 @@ the peak creeps up from one iteration to the next.
 A fixed threshold (:func:`set_mmap_threshold`, or ``env_cfg =
 dict(malloc_mmap_threshold=...)`` in a config run by ``SegRunner``) gives
 each tensor at least that large its own mapping: the resident memory then
-follows the live tensors, at the price of page faults on every new block
-(measured on the CPU in README.md). Nothing here touches GPU memory.
+follows the live tensors, at the price of page faults on every new block.
+Nothing here touches GPU memory.
 """
 import ctypes
 import ctypes.util
