@@ -1,11 +1,12 @@
-# The 80k-iteration Cityscapes schedule of HRFormer + OCR (REFERENCE.md).
+# The 80k-iteration Cityscapes schedule of HRFormer + OCR
+# (docs/training_recipe.md).
 optimizer = dict(
     type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01)
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=optimizer,
     # one parameter group per setting and a fused AdamW update (same result
-    # as mmengine's default constructor, 8x faster on a CPU)
+    # as mmengine's default constructor)
     constructor='GroupedOptimWrapperConstructor',
     # no weight decay on norm parameters, biases and relative position bias tables
     paramwise_cfg=dict(
