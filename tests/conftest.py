@@ -20,7 +20,7 @@ def tiny_cityscapes(tmp_path_factory) -> Path:
     to modify it).
     """
     from hrformer_seg.datasets.cityscapes_convert import convert_cityscapes
-    from hrformer_seg.datasets.synthetic import generate_cityscapes_like
+    from hrformer_seg.scene_generator import generate_cityscapes_like
     root = tmp_path_factory.mktemp('tiny_cityscapes')
     generate_cityscapes_like(
         str(root), TINY_SPLITS['train'], TINY_SPLITS['val'],

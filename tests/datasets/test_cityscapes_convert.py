@@ -12,7 +12,7 @@ from hrformer_seg.datasets.cityscapes_convert import (
     convert_cityscapes,
     polygons_to_train_ids,
 )
-from hrformer_seg.datasets.synthetic import (
+from hrformer_seg.scene_generator import (
     generate_cityscapes_like,
     render_scene,
     scene_name,

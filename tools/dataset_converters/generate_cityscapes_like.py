@@ -15,7 +15,7 @@ import argparse
 import time
 
 from hrformer_seg.datasets.cityscapes_convert import convert_cityscapes
-from hrformer_seg.datasets.synthetic import (
+from hrformer_seg.scene_generator import (
     OPTIONAL_CLASSES,
     generate_cityscapes_like,
 )

@@ -1,4 +1,5 @@
-"""The generated Cityscapes-format street scenes."""
+"""hrformer_seg.scene_generator: the generated Cityscapes-format street
+scenes."""
 import filecmp
 import json
 
@@ -8,11 +9,17 @@ import pytest
 from cityscapesscripts.helpers.labels import name2label
 from PIL import Image
 
-from hrformer_seg.datasets.synthetic import (CITIES, LABEL_IDS, TRAIN_IDS,
-                                             class_pixel_shares,
-                                             generate_cityscapes_like,
-                                             rasterise, render_scene,
-                                             scene_name, scene_rng)
+from hrformer_seg.scene_generator import (
+    CITIES,
+    LABEL_IDS,
+    TRAIN_IDS,
+    class_pixel_shares,
+    generate_cityscapes_like,
+    rasterise,
+    render_scene,
+    scene_name,
+    scene_rng,
+)
 
 
 def test_label_tables_match_cityscapesscripts():
