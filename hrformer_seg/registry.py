@@ -35,7 +35,8 @@ RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE,
                  locations=['hrformer_seg.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE,
-                 locations=['hrformer_seg.engine'])
+                 locations=['hrformer_seg.engine',
+                            'hrformer_seg.visualization'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
                     locations=['hrformer_seg.datasets'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS,

@@ -11,6 +11,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 import hrformer_seg  # noqa: F401  (registers everything)
+from hrformer_seg.engine.checkpoint import checkpoints_in, latest_checkpoint
+from hrformer_seg.utils.checkpoint import CheckpointError
 from hrformer_seg.utils.config_errors import config_error_context
 from hrformer_seg.utils.tool_setup import build_runner, load_tool_config
 
@@ -69,12 +71,29 @@ def setup_cfg(args: argparse.Namespace) -> Config:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        # the checkpoint named by work_dir/last_checkpoint, also when the
+        # work dir was moved; none: train from the start
+        cfg.load_from = latest_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
+        if not cfg.resume:
+            print_log(f'No checkpoint recorded in {cfg.work_dir}/'
+                      'last_checkpoint: training from the start.',
+                      logger='current')
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
+
+
+def _with_resume_hint(exc: CheckpointError, filename: str) -> CheckpointError:
+    """``exc`` (about the file to resume from) naming the newest other
+    checkpoint next to it."""
+    others = checkpoints_in(os.path.dirname(os.path.abspath(filename)),
+                            exclude=os.path.abspath(filename))
+    hint = (f' The newest other checkpoint there is {others[0]} (not '
+            f'checked): resume from it with --resume {others[0]}'
+            if others else '')
+    return type(exc)(f'resuming failed: {exc}.{hint}')
 
 
 def main() -> None:
@@ -82,7 +101,12 @@ def main() -> None:
     cfg = setup_cfg(args)
     runner = build_runner(cfg, args.config)
     with config_error_context(args.config):
-        runner.train()
+        try:
+            runner.train()
+        except CheckpointError as exc:
+            if cfg.resume and str(cfg.load_from) in str(exc):
+                raise _with_resume_hint(exc, cfg.load_from) from exc
+            raise
 
 
 if __name__ == '__main__':

@@ -1,6 +1,5 @@
 # Runtime shared by every config: scope, environment, logging, hooks, visualiser.
 default_scope = 'hrformer_seg'
-runner_type = 'SegRunner'
 env_cfg = dict(
     cudnn_benchmark=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

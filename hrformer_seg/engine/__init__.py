@@ -1,25 +1,29 @@
-"""Training engine that does not lose work: atomic, safe, exact checkpoints.
+"""Training that does not lose work: atomic, safe, exactly resumable.
 
-Importing it registers ``SegRunner``, ``ResumableIterBasedTrainLoop``,
-``ResumableInfiniteSampler``, ``AtomicCheckpointHook`` and
-``GroupedOptimWrapperConstructor`` in the ``hrformer_seg`` scope, and
-routes mmengine's loading of local checkpoint files (``load_from``,
-``Pretrained`` init) through the weights-only loader.
+Everything here extends mmengine through its extension points and works with
+mmengine's ``Runner``: the ``'atomic_local'`` file backend and
+``AtomicCheckpointHook`` (crash-safe writes), ``ExactResumeHook`` (random
+states and sample stream in the checkpoint, weights-only format),
+``ResumableIterBasedTrainLoop`` with ``ResumableInfiniteSampler`` (resume
+without replay), ``FiniteLossOptimWrapper`` (no step on a NaN loss) and
+``GroupedOptimWrapperConstructor``. Importing it only registers them; the
+tools call :func:`register_safe_local_loader`.
 """
-from .checkpoint import (CheckpointError, atomic_save, load_checkpoint_file,
+from .checkpoint import (AtomicLocalBackend, CheckpointError, atomic_save,
+                         latest_checkpoint, load_training_checkpoint,
                          register_safe_local_loader)
-from .hooks import AtomicCheckpointHook
+from .hooks import AtomicCheckpointHook, ExactResumeHook, FoldBatchNormHook
 from .loops import NonFiniteLossError, ResumableIterBasedTrainLoop
-from .optimizers import GroupedOptimWrapperConstructor, merge_param_groups
-from .runner import SegRunner
+from .optimizers import (FiniteLossOptimWrapper,
+                         GroupedOptimWrapperConstructor, merge_param_groups)
 from .sampler import ResumableInfiniteSampler, SeededDataset, SeededIndex
 
-register_safe_local_loader()
-
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointError',
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CheckpointError',
+    'ExactResumeHook', 'FiniteLossOptimWrapper', 'FoldBatchNormHook',
     'GroupedOptimWrapperConstructor', 'NonFiniteLossError',
-    'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop', 'SegRunner',
-    'SeededDataset', 'SeededIndex', 'atomic_save',
-    'load_checkpoint_file', 'merge_param_groups'
+    'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop',
+    'SeededDataset', 'SeededIndex', 'atomic_save', 'latest_checkpoint',
+    'load_training_checkpoint', 'merge_param_groups',
+    'register_safe_local_loader'
 ]

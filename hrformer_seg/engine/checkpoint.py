@@ -1,20 +1,19 @@
-"""Checkpoint files that survive crashes and load without unpickling code.
+"""Training checkpoint files that survive crashes and load without unpickling.
 
-Three pieces:
-
-- :func:`atomic_save` / :func:`atomic_write_text` write to a temporary file in
-  the destination directory, flush and fsync it, then ``os.replace`` it over
-  the destination: a reader (or a resumed run) sees the old file or the new
-  one, never a partial one.
+- :class:`AtomicLocalBackend` (mmengine file backend ``'atomic_local'``) and
+  :func:`atomic_save` write to a temporary file in the destination directory,
+  flush and fsync it, then ``os.replace`` it over the destination: a reader
+  (or a resumed run) sees the old file or the new one, never a partial one.
 - :func:`encode` / :func:`decode` turn what mmengine puts into a training
   checkpoint (``HistoryBuffer`` objects in the message hub, numpy arrays and
   scalars, ``ConfigDict``) into tensors and plain Python containers and back,
   so the file loads with ``torch.load(weights_only=True)``.
-- :func:`load_checkpoint_file` is that safe load (through
-  :mod:`hrformer_seg.utils.checkpoint`, whose errors name the file and which
-  refuses files that need unpickling classes) followed by :func:`decode`;
-  :func:`register_safe_local_loader` routes mmengine's own loading of local
-  files (``load_from``, ``Pretrained`` init) through it.
+- :func:`load_training_checkpoint` is the safe load of
+  :func:`hrformer_seg.utils.checkpoint.load_checkpoint_file` (errors name the
+  file; files that need unpickling classes are refused) followed by
+  :func:`decode`. :func:`register_safe_local_loader` makes it mmengine's
+  loader of local files (``load_from``, ``resume``, ``Pretrained`` init); the
+  tools call it, importing this module does not.
 """
 import collections
 import os
@@ -28,8 +27,10 @@ import torch
 from mmengine.config import ConfigDict
 from mmengine.logging import HistoryBuffer
 
-from hrformer_seg.utils.checkpoint import CheckpointError
-from hrformer_seg.utils.checkpoint import load_checkpoint_file as _safe_load
+from mmengine.fileio import LocalBackend, register_backend
+from mmengine.runner import CheckpointLoader
+
+from hrformer_seg.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 # marks a dict that stands for an object of another type
 TYPE_TAG = '__hrformer_seg_type__'
@@ -38,12 +39,9 @@ _TMP_RE = re.compile(r'^\.(.+\.pth|last_checkpoint)\.[a-z0-9_]+\.tmp$')
 
 
 def _default_file_mode() -> int:
-    umask = os.umask(0)  # reading the umask means setting it: at import
+    umask = os.umask(0)  # reading the umask means setting it
     os.umask(umask)
     return 0o666 & ~umask
-
-
-_FILE_MODE = _default_file_mode()
 
 
 class UnencodableValueError(TypeError):
@@ -76,7 +74,7 @@ def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
             f.flush()
             os.fsync(f.fileno())
         # mkstemp creates the file private (0600); give it the usual mode
-        os.chmod(tmp_path, _FILE_MODE)
+        os.chmod(tmp_path, _default_file_mode())
         os.replace(tmp_path, path)
     except BaseException:
         try:
@@ -99,9 +97,20 @@ def atomic_save(obj: Any, path: str) -> None:
     _atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def atomic_write_text(path: str, text: str) -> None:
-    """Writes ``text`` to ``path`` all or nothing (see :func:`atomic_save`)."""
-    _atomic_write(path, lambda f: f.write(text.encode('utf-8')))
+@register_backend('atomic_local')
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend whose writes are all or nothing.
+
+    Select it with ``backend_args=dict(backend='atomic_local')``
+    (:class:`~hrformer_seg.engine.hooks.AtomicCheckpointHook` does).
+    """
+
+    def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
+        _atomic_write(os.fspath(filepath), lambda f: f.write(obj))
+
+    def put_text(self, obj: str, filepath: Union[str, os.PathLike],
+                 encoding: str = 'utf-8') -> None:
+        self.put(obj.encode(encoding), filepath)
 
 
 def remove_stale_temp_files(dirname: str) -> List[str]:
@@ -223,40 +232,33 @@ def decode(obj: Any) -> Any:
 
 
 # ---------------------------------------------------------------- loading
-def load_checkpoint_file(
+def load_training_checkpoint(
         filename: str,
         map_location: Union[str, torch.device, Callable, None] = 'cpu'
 ) -> Any:
     """Loads a checkpoint with ``weights_only=True`` and :func:`decode` s it.
 
-    The safe load is :func:`hrformer_seg.utils.checkpoint.load_checkpoint_file`
-    (errors name the file; a file that needs unpickling classes is refused,
-    never loaded unsafely). Our training checkpoints come back with their
-    numpy arrays and history buffers; third party files (plain state dicts)
-    come back unchanged.
+    Our training checkpoints come back with their numpy arrays and history
+    buffers; third party files (plain state dicts) come back unchanged.
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
-        CheckpointError: the file is truncated, corrupt, or needs unpickling.
+        CheckpointError: the file is truncated, corrupt, or needs unpickling;
+            the message names it.
     """
-    return decode(_safe_load(osp.expanduser(str(filename)), map_location))
-
-
-def _load_from_local_safely(filename: str, map_location=None) -> Any:
-    """mmengine ``CheckpointLoader`` scheme for local paths (safe load)."""
-    return load_checkpoint_file(filename, map_location=map_location)
+    return decode(
+        load_checkpoint_file(osp.expanduser(str(filename)), map_location))
 
 
 def register_safe_local_loader() -> None:
-    """Routes mmengine's loading of local files through the safe loader.
+    """Makes :func:`load_training_checkpoint` mmengine's local file loader.
 
-    mmengine's ``load_from``, ``load_checkpoint`` and the ``Pretrained``
-    initialiser all read local files through ``CheckpointLoader``; this
-    replaces its local scheme (prefix ``''``) by :func:`load_checkpoint_file`.
+    mmengine's ``load_from``, ``resume``, ``load_checkpoint`` and the
+    ``Pretrained`` initialiser read local files through ``CheckpointLoader``;
+    this replaces its scheme for local paths (prefix ``''``).
     """
-    from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(
-        prefixes='', loader=_load_from_local_safely, force=True)
+        prefixes='', loader=load_training_checkpoint, force=True)
 
 
 def latest_checkpoint(work_dir: str) -> Optional[str]:
@@ -264,7 +266,8 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
 
     ``last_checkpoint`` holds an absolute path; when the work dir was moved
     and that path no longer exists, the file of the same name inside
-    ``work_dir`` is returned instead.
+    ``work_dir`` is returned instead. An empty ``last_checkpoint`` (a crash
+    while it was rewritten) stands for the newest checkpoint in ``work_dir``.
 
     Raises:
         CheckpointError: ``last_checkpoint`` names a file that exists neither
@@ -275,8 +278,9 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
         return None
     with open(record) as f:
         path = f.read().strip()
-    if not path:
-        return None
+    if not path:  # a crash while mmengine rewrote it: take the newest
+        found = checkpoints_in(work_dir)
+        return found[0] if found else None
     if osp.isfile(path):
         return path
     moved = osp.join(work_dir, osp.basename(path))

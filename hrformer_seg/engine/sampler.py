@@ -61,19 +61,23 @@ class ResumableInfiniteSampler(Sampler):
         seed: base seed of the permutations and of the per-sample seeds; the
             runner passes ``randomness.seed``. None: a random seed shared by
             all ranks.
+        start: global sample at which iterators start (see
+            :meth:`set_start`); None holds them empty until ``set_start`` is
+            called, so that a data loader built before a resume reads nothing.
     """
 
     def __init__(self,
                  dataset: Sized,
                  shuffle: bool = True,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 start: Optional[int] = 0) -> None:
         self.rank, self.world_size = get_dist_info()
         self.size = len(dataset)
         if self.size == 0:
             raise ValueError('ResumableInfiniteSampler got an empty dataset')
         self.shuffle = shuffle
         self.seed = sync_random_seed() if seed is None else int(seed)
-        self.start = 0
+        self.start = start
         self._epoch_cache = (-1, None)
 
     def set_start(self, start: int) -> None:
@@ -104,6 +108,8 @@ class ResumableInfiniteSampler(Sampler):
         return int(self._permutation(epoch)[offset])
 
     def __iter__(self) -> Iterator[SeededIndex]:
+        if self.start is None:
+            return
         position = self.start + self.rank
         while True:
             yield SeededIndex(self.index_at(position),

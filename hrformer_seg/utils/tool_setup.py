@@ -1,13 +1,20 @@
 """What the tools share: loading a config; for train.py and test.py, building a runner."""
+import datetime
+import os
 import os.path as osp
 from typing import Optional
 
+import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from hrformer_seg.engine import register_safe_local_loader
 from hrformer_seg.registry import RUNNERS
-from hrformer_seg.utils.config_errors import config_error_context
+from hrformer_seg.utils.config_errors import (ConfigBuildError,
+                                              config_error_context)
 from hrformer_seg.utils.device import adapt_cfg_to_device
+from hrformer_seg.utils.malloc import apply_env_cfg
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -47,13 +54,81 @@ def load_tool_config(config: str,
     return cfg
 
 
+def _elastic_attempt_store(rank: int, world_size: int,
+                           timeout: datetime.timedelta) -> torch_dist.Store:
+    """The torchrun store, namespaced by restart attempt.
+
+    torchrun keeps one TCP store server for all restart attempts, and the
+    workers' default process group keys are the same in every attempt: after
+    a restart, gloo reads the addresses of the killed processes and fails
+    ("Connection refused") or waits forever. A prefix per attempt
+    (``TORCHELASTIC_RESTART_COUNT``) keeps the attempts apart.
+    """
+    agent_store = os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True'
+    store = torch_dist.TCPStore(
+        host_name=os.environ['MASTER_ADDR'],
+        port=int(os.environ['MASTER_PORT']),
+        world_size=world_size,
+        is_master=not agent_store and rank == 0,
+        timeout=timeout,
+        multi_tenant=True)
+    attempt = os.environ['TORCHELASTIC_RESTART_COUNT']
+    return torch_dist.PrefixStore(f'hrformer_seg/attempt_{attempt}', store)
+
+
+def init_distributed(cfg: Config) -> None:
+    """Creates the process group where mmengine's ``init_dist`` cannot.
+
+    For the ``pytorch`` launcher without CUDA (mmengine calls
+    ``torch.cuda.set_device``, which a CPU build of torch lacks) or under
+    torchrun (to isolate restarts, see :func:`_elastic_attempt_store`); the
+    runner then finds the group initialised. Without CUDA, models are
+    wrapped in DDP without ``device_ids``, which DDP refuses on CPU.
+    """
+    cuda = torch.cuda.is_available()
+    if cfg.get('launcher') != 'pytorch' or torch_dist.is_initialized():
+        return
+    if not cuda:
+        wrapper = cfg.setdefault('model_wrapper_cfg', dict(
+            type='MMDistributedDataParallel', broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False)))
+        wrapper.setdefault('device_ids', None)
+    elastic = 'TORCHELASTIC_RESTART_COUNT' in os.environ
+    if cuda and not elastic:
+        return  # mmengine's init_dist
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = dist_cfg.pop('backend', 'nccl' if cuda else 'gloo')
+    timeout = datetime.timedelta(seconds=dist_cfg.pop('timeout', 1800))
+    if cuda:
+        torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
+    rank, world_size = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+    store = _elastic_attempt_store(rank, world_size, timeout) \
+        if elastic else None
+    torch_dist.init_process_group(
+        backend=backend, store=store, rank=rank, world_size=world_size,
+        timeout=timeout, **dist_cfg)
+
+
 def build_runner(cfg: Config, config_path: str) -> Runner:
     """Adapts ``cfg`` to the machine and builds its runner.
 
     Without CUDA, SyncBN becomes BN and the backend gloo (logged once the
-    runner's logger exists). Build errors name ``config_path``.
+    runner's logger exists). Local checkpoint files are loaded safely
+    (:func:`~hrformer_seg.engine.register_safe_local_loader`),
+    ``env_cfg.malloc_mmap_threshold`` is applied
+    (:mod:`hrformer_seg.utils.malloc`) and the process group is created
+    (:func:`init_distributed`). Build errors name ``config_path``.
     """
+    register_safe_local_loader()
     device_messages = adapt_cfg_to_device(cfg)
+    try:
+        warning = apply_env_cfg(cfg.get('env_cfg', {}))
+    except ValueError as exc:
+        raise ConfigBuildError(
+            f'{exc}\n  -> check the config file {config_path}') from exc
+    if warning:
+        device_messages.append(warning)
+    init_distributed(cfg)
     with config_error_context(config_path):
         if 'runner_type' in cfg:
             runner = RUNNERS.build(cfg)

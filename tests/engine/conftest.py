@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import torch
 
-from hrformer_seg.registry import RUNNERS
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -65,21 +64,20 @@ def train_in_process(config: Path, work_dir: Path, *args: str,
             '--cfg-options', f'experiment_name={uuid.uuid4().hex[:12]}',
             *options]
     built = []
-    real_build = RUNNERS.build
+    real_build = tool.build_runner
 
-    def build_and_keep(cfg):
-        runner = real_build(cfg)
+    def build_and_keep(*args, **kwargs):
+        runner = real_build(*args, **kwargs)
         built.append(runner)
         return runner
 
     old_argv = sys.argv
-    RUNNERS.build = build_and_keep
+    tool.build_runner = build_and_keep
     sys.argv = argv
     try:
         tool.main()
     finally:
         sys.argv = old_argv
-        RUNNERS.build = real_build
     return built[0]
 
 

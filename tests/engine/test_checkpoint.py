@@ -16,11 +16,13 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model.weight_init import PretrainedInit
 from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
 
-from hrformer_seg.engine import CheckpointError, atomic_save
+from hrformer_seg.engine import (CheckpointError, atomic_save,
+                                 register_safe_local_loader)
 from hrformer_seg.engine.checkpoint import (UnencodableValueError, decode,
                                             encode, latest_checkpoint,
-                                            load_checkpoint_file,
                                             remove_stale_temp_files)
+from hrformer_seg.engine.checkpoint import \
+    load_training_checkpoint as load_checkpoint_file
 
 UNPICKLED = []
 
@@ -126,6 +128,7 @@ def test_unsafe_file_refused_by_every_loading_path(tmp_path):
     torch.save({'state_dict': {'w': torch.ones(1)}, 'extra': Payload()},
                evil)
     model = torch.nn.Linear(1, 1)
+    register_safe_local_loader()  # as the tools do
     loaders = [
         lambda: load_checkpoint_file(evil),
         lambda: _load_checkpoint(str(evil)),  # runner.load_checkpoint

@@ -179,11 +179,12 @@ class KillAtIterHook(Hook):
 
 @HOOKS.register_module()
 class KillDuringSaveHook(Hook):
-    """SIGKILLs this process half-way through writing a checkpoint.
+    """SIGKILLs this process while it writes a checkpoint file.
 
-    Replaces ``torch.save`` (wherever it is looked up at save time) by one
-    that writes the first half of the serialised bytes, flushes them and dies,
-    when the checkpoint of iteration ``kill_iter`` is written.
+    When the checkpoint of iteration ``kill_iter`` is written, the file that
+    is about to be renamed into place is cut to half its size (as a crash in
+    the middle of writing leaves it) and the process dies instead of
+    renaming it.
     """
 
     def __init__(self, kill_iter: int) -> None:
@@ -192,21 +193,15 @@ class KillDuringSaveHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if checkpoint['meta']['iter'] != self.kill_iter:
             return
-        real_save = torch.save
+        real_replace = os.replace
 
-        def dying_save(obj, f, *args, **kwargs):
-            import io
-            buffer = io.BytesIO()
-            real_save(obj, buffer, *args, **kwargs)
-            data = buffer.getvalue()
-            if isinstance(f, (str, os.PathLike)):
-                f = open(f, 'wb')
-            f.write(data[:len(data) // 2])
-            f.flush()
-            os.fsync(f.fileno())
-            os.kill(os.getpid(), signal.SIGKILL)
+        def dying_replace(src, dst, *args, **kwargs):
+            if os.path.basename(dst) != 'last_checkpoint':
+                os.truncate(src, os.path.getsize(src) // 2)
+                os.kill(os.getpid(), signal.SIGKILL)
+            real_replace(src, dst, *args, **kwargs)
 
-        torch.save = dying_save
+        os.replace = dying_replace
 
 
 def records(log_file: str) -> List[int]:

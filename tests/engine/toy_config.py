@@ -3,7 +3,6 @@
 # components of configs/_base_/default_runtime.py.
 custom_imports = dict(imports=['toy_components'], allow_failed_imports=False)
 default_scope = 'hrformer_seg'
-runner_type = 'SegRunner'
 model = dict(type='ToyEngineSegmentor', drop_prob=0.3)
 train_pipeline = [
     dict(type='ToyEngineLoad', size=8, log_file=None),
@@ -19,7 +18,7 @@ train_dataloader = dict(
     dataset=dict(
         type='ToyEngineDataset', num_samples=10, pipeline=train_pipeline))
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='FiniteLossOptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-2, weight_decay=0.01))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
@@ -35,7 +34,8 @@ default_hooks = dict(
     checkpoint=dict(
         type='AtomicCheckpointHook', by_epoch=False, interval=3,
         max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    resume=dict(type='ExactResumeHook'))
 log_processor = dict(by_epoch=False)
 env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

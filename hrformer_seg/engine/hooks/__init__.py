@@ -1,6 +1,6 @@
 """Hooks of hrformer_seg's training engine."""
 from .checkpoint_hook import AtomicCheckpointHook
 from .fold_bn_hook import FoldBatchNormHook
-from .visualization_hook import SegVisualizationHook
+from .resume_hook import ExactResumeHook
 
-__all__ = ['AtomicCheckpointHook', 'FoldBatchNormHook', 'SegVisualizationHook']
+__all__ = ['AtomicCheckpointHook', 'ExactResumeHook', 'FoldBatchNormHook']

@@ -1,125 +1,108 @@
 """A ``CheckpointHook`` that never leaves the run without a good checkpoint."""
+import os
 import os.path as osp
-from typing import Any, List
+import re
+from typing import Dict, Optional
 
 from mmengine.dist import is_main_process
-from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
-from mmengine.runner.checkpoint import _load_checkpoint
 
 from hrformer_seg.registry import HOOKS
-from ..checkpoint import (atomic_save, atomic_write_text,
-                          remove_stale_temp_files)
-
-
-class _DeferredRemovals:
-    """A file backend whose ``remove``/``rmtree`` are only recorded."""
-
-    def __init__(self, backend) -> None:
-        self._backend = backend
-        self.paths: List[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._backend, name)
-
-    def remove(self, path: str) -> None:
-        self.paths.append(path)
-
-    def rmtree(self, path: str) -> None:
-        self.paths.append(path)
+from ..checkpoint import remove_stale_temp_files
 
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """mmengine's ``CheckpointHook`` (same arguments), reordered for crashes.
+    """mmengine's ``CheckpointHook`` (same arguments), safe against crashes.
 
-    mmengine deletes the oldest checkpoint (``max_keep_ckpts``) and the
-    previous best one before writing the new file, writes it in place, and
-    rewrites ``last_checkpoint`` in place: a crash during a save can leave a
-    truncated file and nothing to resume from. Here, for every save:
+    mmengine writes checkpoints in place and deletes the oldest checkpoint
+    (``max_keep_ckpts``) and the previous best one *before* writing the new
+    file: a crash during a save can leave a truncated file and, with
+    ``max_keep_ckpts=1``, nothing to resume from. Here:
 
-    1. the new checkpoint is written atomically (``SegRunner.save_checkpoint``:
-       temporary file, fsync, rename);
-    2. then ``last_checkpoint`` is replaced atomically to name it;
-    3. only then are outdated checkpoints deleted.
+    - every file is written through the ``'atomic_local'`` file backend
+      (:class:`~hrformer_seg.engine.checkpoint.AtomicLocalBackend`):
+      temporary file, fsync, rename;
+    - outdated checkpoints and the previous best one are deleted only after
+      the new file is complete;
+    - temporary files left by a run killed while saving are removed when
+      training starts.
 
-    Temporary files left by a run killed while saving are removed when
-    training starts. Checkpoints go to local files only.
+    Checkpoints go to local files only.
     """
+
+    def __init__(self, *args, max_keep_ckpts: int = -1,
+                 backend_args: Optional[dict] = None, **kwargs) -> None:
+        if backend_args not in (None, dict(backend='atomic_local')):
+            raise ValueError(
+                'AtomicCheckpointHook writes local files only (atomic '
+                f'replace); got backend_args={backend_args}')
+        # mmengine would delete before saving: the hook prunes afterwards
+        super().__init__(*args, max_keep_ckpts=-1,
+                         backend_args=dict(backend='atomic_local'), **kwargs)
+        self.keep_last = max_keep_ckpts
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        if not isinstance(self.file_backend, LocalBackend):
-            raise ValueError(
-                'AtomicCheckpointHook writes checkpoints to local files only, '
-                f'got default_hooks.checkpoint.out_dir={self.out_dir}')
         if is_main_process():
             for name in remove_stale_temp_files(self.out_dir):
                 runner.logger.info(
                     f'removed {name}, left by an interrupted checkpoint save')
 
-    def _remove(self, paths: List[str]) -> None:
-        for path in paths:
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):
-                self.file_backend.rmtree(path)
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+        self._prune()
 
-    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        outdated = []
-        if self.max_keep_ckpts > 0 and not (
-                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                outdated.append(self.file_backend.join_path(
-                    self.out_dir,
-                    self.filename_tmpl.format(self.keep_ckpt_ids.popleft())))
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids',
-                                           list(self.keep_ckpt_ids))
+    def after_train_epoch(self, runner) -> None:
+        super().after_train_epoch(runner)
+        self._prune()
 
-        ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir,
-                                                     ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir,
-            ckpt_filename,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            **self.args)
-        if not is_main_process():
+    def _prune(self) -> None:
+        """Keeps the ``keep_last`` newest checkpoints up to the last one.
+
+        Checkpoints of later steps (another run's, in the same directory)
+        are left alone.
+        """
+        if self.keep_last <= 0 or self.last_ckpt is None \
+                or not is_main_process():
             return
-        atomic_write_text(
-            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
-        self._remove([p for p in outdated if p != self.last_ckpt])
-
-    def _save_best_checkpoint(self, runner, metrics) -> None:
-        # mmengine removes the previous best file before writing the new
-        # one; record those removals and carry them out after the save
-        backend = self.file_backend
-        deferred = _DeferredRemovals(backend)
-        self.file_backend = deferred
-        try:
-            super()._save_best_checkpoint(runner, metrics)
-        finally:
-            self.file_backend = backend
-        if is_main_process():
-            self._remove(deferred.paths)
-
-    def _publish_model(self, runner, ckpt_path: str) -> None:
-        if not is_main_process():
+        pattern = re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)')
+        steps = []
+        for name in os.listdir(self.out_dir):
+            match = re.fullmatch(pattern, name)
+            if match:
+                steps.append((int(match.group(1)), name))
+        last = osp.basename(self.last_ckpt)
+        last_step = next((s for s, n in steps if n == last), None)
+        if last_step is None:
             return
-        import hashlib
-        import pickle
-        checkpoint = _load_checkpoint(ckpt_path)
-        kept = {key: value for key, value in checkpoint.items()
-                if key in self.published_keys}
-        removed = sorted(set(checkpoint) - set(kept))
-        if removed:
-            runner.logger.info(f'publishing {ckpt_path} without {removed}')
-        sha = hashlib.sha256(pickle.dumps(kept)).hexdigest()
-        final_path = osp.splitext(ckpt_path)[0] + f'-{sha[:8]}.pth'
-        atomic_save(kept, final_path)
-        runner.logger.info(f'{ckpt_path} is published to {final_path}')
+        older = [n for s, n in sorted(steps) if s <= last_step]
+        for name in older[:-self.keep_last]:
+            os.remove(osp.join(self.out_dir, name))
+
+    def after_val_epoch(self, runner, metrics: Dict) -> None:
+        if self.save_best is None:
+            return super().after_val_epoch(runner, metrics)
+        # hide the previous best files from mmengine, which would delete
+        # them before saving; delete them once the new ones are written
+        single = len(self.key_indicators) == 1
+        previous = ({None: self.best_ckpt_path} if single
+                    else dict(self.best_ckpt_path_dict))
+        if single:
+            self.best_ckpt_path = None
+        else:
+            self.best_ckpt_path_dict = dict.fromkeys(previous)
+        super().after_val_epoch(runner, metrics)
+        for key, old in previous.items():
+            if single:
+                new = self.best_ckpt_path
+                self.best_ckpt_path = new or old
+            else:
+                new = self.best_ckpt_path_dict[key]
+                self.best_ckpt_path_dict[key] = new or old
+            if old and new and new != old and is_main_process() \
+                    and osp.isfile(old):
+                os.remove(old)
+                runner.logger.info(f'The previous best checkpoint {old} '
+                                   'is removed')

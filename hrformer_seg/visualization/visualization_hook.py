@@ -12,9 +12,7 @@ from mmengine.hooks import Hook
 
 from hrformer_seg.registry import HOOKS
 from hrformer_seg.structures import SegDataSample
-# importing the visualisation package also registers SegLocalVisualizer in
-# VISUALIZERS, whose lazy location is this package (hrformer_seg.engine)
-from hrformer_seg.visualization import SegLocalVisualizer, write_rgb
+from .local_visualizer import SegLocalVisualizer, write_rgb
 
 
 @HOOKS.register_module()

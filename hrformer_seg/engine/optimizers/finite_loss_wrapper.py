@@ -1,0 +1,38 @@
+"""An optimizer wrapper that never steps on a NaN or infinite loss."""
+from typing import Dict, Optional
+
+import torch
+from mmengine.dist import all_reduce, is_distributed
+from mmengine.optim import OptimWrapper
+
+from hrformer_seg.registry import OPTIM_WRAPPERS
+
+
+@OPTIM_WRAPPERS.register_module()
+class FiniteLossOptimWrapper(OptimWrapper):
+    """mmengine's ``OptimWrapper`` that skips the update of a non-finite loss.
+
+    The loss is checked on every rank; when it is not finite on one of them,
+    no rank steps. The backward pass still runs (so the ranks' gradient
+    all-reduces stay matched under DDP), its gradients are thrown away and
+    ``skipped_nonfinite`` is True until the next call;
+    :class:`~hrformer_seg.engine.loops.ResumableIterBasedTrainLoop` then stops
+    (or skips the step) with the iteration and the loss terms in the message.
+    """
+
+    skipped_nonfinite = False
+
+    def update_params(self,
+                      loss: torch.Tensor,
+                      step_kwargs: Optional[Dict] = None,
+                      zero_kwargs: Optional[Dict] = None) -> None:
+        bad = (~torch.isfinite(loss.detach()).all()).float().reshape(1)
+        if is_distributed():
+            all_reduce(bad, op='max')
+        self.skipped_nonfinite = bool(bad.item())
+        if not self.skipped_nonfinite:
+            super().update_params(loss, step_kwargs, zero_kwargs)
+            return
+        if loss.requires_grad:
+            self.backward(loss)
+        self.zero_grad(**(zero_kwargs or {}))
