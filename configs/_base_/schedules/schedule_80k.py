@@ -3,7 +3,8 @@
 optimizer = dict(
     type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01)
 optim_wrapper = dict(
-    type='OptimWrapper',
+    # no step on a NaN/inf loss (the train loop then stops, naming it)
+    type='FiniteLossOptimWrapper',
     optimizer=optimizer,
     # one parameter group per setting and a fused AdamW update (same result
     # as mmengine's default constructor)
@@ -31,5 +32,7 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=8000),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # random states and sample stream in the checkpoints, weights-only files
+    resume=dict(type='ExactResumeHook'),
     visualization=dict(type='SegVisualizationHook'),
 )
