@@ -1,18 +1,21 @@
 """Ours vs the peer (mmpose HRFormer-S + MMSegmentation OCR), interleaved.
 
-    /work/main/.venv/bin/python benchmarks/compare.py --mode infer \\
+    .venv/bin/python -m benchmarks.compare --mode infer \\
         --shape 1024 2048 --repeat 3 [--iters 1] [--warmup 1] [--json OUT]
+
+(from the repository root).
 
 Every round runs one fresh subprocess of ours (our venv,
 ``tools/analysis_tools/benchmark.py CONFIG``) and one of the peer (the peer
-venv, ``benchmarks/peer_model.py``), alternating which goes first (ABBA...),
+venv, ``-m benchmarks.peer_model``), alternating which goes first (ABBA...),
 so a change of machine load hits both sides. Each subprocess measures the
-fp32 matmul rate, builds its model, runs ``--warmup`` untimed iterations
-(FLOPs counted in the first) and ``--iters`` timed ones, and reports the
+fp32 matmul rate, builds its model, runs ``--warmup`` untimed iterations,
+``--iters`` timed ones and one more under the FLOP counter, and reports the
 times and its peak memory (peak RSS on a CPU). Printed: medians over all
 timed iterations per side, the ratio ours/peer of the medians, the median of
-the per-round ratios, peak memory, counted GFLOP and achieved GFLOP/s
-against the measured matmul rate, parameter counts and the load averages.
+the per-round ratios, peak memory, counted GFLOP (2 per multiply-add) and
+achieved GFLOP/s against the measured matmul rate, parameter counts and the
+load averages.
 
 Not a test: it needs the peer environment (``bash
 benchmarks/setup_peer_env.sh``) and minutes per round at full size.
@@ -27,11 +30,11 @@ import sys
 import tempfile
 from typing import Any, Dict, List
 
+from . import harness
+from .flops import UNIT
+
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(HERE)
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-
-import benchmark  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(
     ROOT, 'configs', 'hrformer',
@@ -40,7 +43,7 @@ DEFAULT_CONFIG = osp.join(
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--mode', choices=benchmark.MODES, default='infer')
+    parser.add_argument('--mode', choices=harness.MODES, default='infer')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         default=None)
     parser.add_argument('--batch', type=int, default=1)
@@ -71,7 +74,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--json', default=None)
     args = parser.parse_args()
     if args.shape is None:
-        args.shape = list(benchmark.DEFAULT_SHAPES[args.mode])
+        args.shape = list(harness.DEFAULT_SHAPES[args.mode])
+    # the sides run in the repository root
+    args.config = osp.abspath(args.config)
     for python in (args.ours_python, args.peer_python):
         if not osp.isfile(python):
             raise SystemExit(f'{python} not found (the peer venv is made by '
@@ -95,7 +100,7 @@ def side_command(side: str, args: argparse.Namespace, out: str) -> List[str]:
         if args.cfg_options:
             cmd += ['--cfg-options', *args.cfg_options]
         return cmd
-    return [args.peer_python, osp.join(HERE, 'peer_model.py'), *common,
+    return [args.peer_python, '-m', 'benchmarks.peer_model', *common,
             '--upsample', args.upsample]
 
 
@@ -104,9 +109,7 @@ def run_side(side: str, args: argparse.Namespace, tmp: str,
     out = osp.join(tmp, f'{side}{index}.json')
     cmd = side_command(side, args, out)
     print(f'[round {index}] {side}: ' + ' '.join(cmd), flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=ROOT)
-                          if side == 'ours' else None)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0 or not osp.isfile(out):
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
         raise SystemExit(f'{side} failed (exit {proc.returncode})')
@@ -130,6 +133,9 @@ def comparison_table(ours: Dict[str, Any], peer: Dict[str, Any],
     def ratio(a: float, b: float) -> str:
         return f'{a / b:.2f}' if b else '-'
 
+    def median_ratio(key: str) -> str:
+        return ratio(ours[key]['median'], peer[key]['median'])
+
     o, p = ours, peer
     h, w = args.shape
     what = {'infer': f'inference ({args.infer_api}, whole)',
@@ -144,13 +150,13 @@ def comparison_table(ours: Dict[str, Any], peer: Dict[str, Any],
         f"| time per image (s), median [min-max] | "
         f"{cell(o['time_per_image_s'], '.2f')} | "
         f"{cell(p['time_per_image_s'], '.2f')} | "
-        f"{ratio(o['time_per_image_s']['median'], p['time_per_image_s']['median'])}"
+        f"{median_ratio('time_per_image_s')}"
         f" (paired median {statistics.median(paired):.2f}) |",
         f"| peak memory (GiB, {o['peak_memory_kind']}) | "
         f"{cell(o['peak_memory_mb'], '.2f', 1 / 1024)} | "
         f"{cell(p['peak_memory_mb'], '.2f', 1 / 1024)} | "
-        f"{ratio(o['peak_memory_mb']['median'], p['peak_memory_mb']['median'])} |",
-        f"| counted GFLOP per image | {o['gflop_per_image']:.1f} | "
+        f"{median_ratio('peak_memory_mb')} |",
+        f"| counted {UNIT} per image | {o['gflop_per_image']:.1f} | "
         f"{p['gflop_per_image']:.1f} | "
         f"{ratio(o['gflop_per_image'], p['gflop_per_image'])} |",
         f"| achieved GFLOP/s | {o['achieved_gflops']:.1f} | "
@@ -167,7 +173,7 @@ def comparison_table(ours: Dict[str, Any], peer: Dict[str, Any],
     # per-module counts only for forward-only modes
     for name, s in (('ours', o), ('peer', p)) if args.mode != 'train' else ():
         parts = ', '.join(f'{k} {v:.1f}' for k, v in
-                          benchmark.module_breakdown(
+                          harness.module_breakdown(
                               s['gflop_per_image_per_module'],
                               s['gflop_per_image']))
         rows.append(f'GFLOP per image by module, {name}: {parts}')
@@ -187,8 +193,8 @@ def main() -> None:
                 runs[side].append(result)
                 round_times[side] = statistics.median(result['iter_times'])
             paired.append(round_times['ours'] / round_times['peer'])
-    ours = benchmark.summarize(runs['ours'])
-    peer = benchmark.summarize(runs['peer'])
+    ours = harness.summarize(runs['ours'])
+    peer = harness.summarize(runs['peer'])
     print()
     print(comparison_table(ours, peer, paired, args))
     loads = [r['loadavg_before'][0] for side in runs.values() for r in side]

@@ -23,9 +23,10 @@ ours. It builds
   config).
 
 and measures it with the same code as ``tools/analysis_tools/benchmark.py``
-(same command line, minus the config):
+(:mod:`benchmarks.harness`, same command line, minus the config), from the
+repository root:
 
-    benchmarks/.venv-peer/bin/python benchmarks/peer_model.py \\
+    benchmarks/.venv-peer/bin/python -m benchmarks.peer_model \\
         --mode infer --shape 1024 2048 --repeat 3
 
 ``--check`` builds the model, prints its parameter count and runs a tiny
@@ -38,15 +39,12 @@ module whose every name raises when used.
 """
 import argparse
 import importlib.util
-import os.path as osp
 import sys
 import types
 from typing import Any
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-
-import benchmark  # noqa: E402  (our measuring code; imports no hrformer_seg)
+# our measuring code; it imports no hrformer_seg
+from . import harness
 
 NUM_CLASSES = 19
 # multi-scale + flip test: the scales of docs/training_recipe.md (as our
@@ -149,7 +147,7 @@ OPTIM_WRAPPER = dict(
         custom_keys=dict(relative_position_bias_table=dict(decay_mult=0.0))))
 
 
-def build_peer(args: argparse.Namespace) -> benchmark.Subject:
+def build_peer(args: argparse.Namespace) -> harness.Subject:
     """The peer segmentor as a benchmark subject."""
     stubbed = stub_mmcv_ops()
     import mmpose
@@ -168,7 +166,7 @@ def build_peer(args: argparse.Namespace) -> benchmark.Subject:
     # test_cfg.mode as an attribute
     model = MODELS.build(ConfigDict(
         peer_model_cfg(train_size, args.upsample, not args.no_ohem)))
-    return benchmark.Subject(
+    return harness.Subject(
         name='peer',
         model=model,
         sample_cls=SegDataSample,
@@ -211,8 +209,8 @@ if __name__ == '__main__':
     if '--check' in sys.argv[1:]:
         check()
     else:
-        benchmark.main(builder=build_peer, with_config=False,
-                       script=osp.abspath(__file__),
-                       description='Benchmark the peer (mmpose HRFormer-S + '
-                       'MMSegmentation OCR)',
-                       extra_args=peer_args)
+        harness.main([sys.executable, '-m', 'benchmarks.peer_model'],
+                     builder=build_peer, with_config=False,
+                     description='Benchmark the peer (mmpose HRFormer-S + '
+                     'MMSegmentation OCR)',
+                     extra_args=peer_args)

@@ -24,5 +24,5 @@ PIP=("$VENV/bin/python" -m pip install --quiet)
 # peer_requirements.txt.
 "${PIP[@]}" --no-deps mmsegmentation==1.2.2 mmpose==1.3.2 mmdet==3.3.0
 
-"$VENV/bin/python" "$HERE/peer_model.py" --check
+(cd "$HERE/.." && "$VENV/bin/python" -m benchmarks.peer_model --check)
 echo "peer environment ready: $VENV"
