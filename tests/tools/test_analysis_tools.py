@@ -1,5 +1,6 @@
 """tools/analysis_tools: print_config, get_flops, analyze_logs,
 confusion_matrix, browse_dataset on a tiny model and dataset."""
+import argparse
 import json
 import pickle
 import sys
@@ -9,9 +10,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmengine.visualization import LocalVisBackend
@@ -47,36 +45,37 @@ def test_print_config_merges_options(data_root, tmp_path, capsys):
 
 
 # --------------------------------------------------------------- get_flops
-def test_sdpa_handle_counts_two_matmuls():
-
-    class Attention(nn.Module):
-
-        def forward(self, q, k, v):
-            return F.scaled_dot_product_attention(q, k, v)
-
-    q = torch.rand(3, 2, 49, 8)
-    k = torch.rand(3, 2, 30, 8)
-    v = torch.rand(3, 2, 30, 5)
-    analyzer = FlopAnalyzer(Attention(), (q, k, v))
-    analyzer.set_op_handle('aten::scaled_dot_product_attention',
-                           get_flops.sdpa_flop_jit)
-    # q k^T: 3*2*49*30*8, attn v: 3*2*49*30*5
-    assert analyzer.total() == 3 * 2 * 49 * 30 * (8 + 5)
-
-
 def test_get_flops_on_tiny_model(data_root, capsys):
     result = get_flops.main([TINY_CFG, '--shape', '64', '128',
-                             '--max-depth', '1'])
-    # stem conv 3->16, 3x3, stride 2: 32x64 outputs
-    assert result['by_module']['backbone.conv1'] == 32 * 64 * 16 * 3 * 9
+                             '--max-depth', '2'])
+    # stem conv 3->16, 3x3, stride 2: 32x64 outputs; 2 FLOPs per
+    # multiply-add
+    assert result['by_module']['backbone.conv1'] == \
+        2 * 32 * 64 * 16 * 3 * 9
     assert result['flops'] == (result['by_module']['backbone'] +
                                result['by_module']['decode_head'])
+    assert result['by_module'][''] == result['flops']
     model = get_flops.init_model(TINY_CFG)
     assert result['params'] == sum(p.numel() for p in model.parameters())
-    assert 'aten::scaled_dot_product_attention' not in result['unsupported']
     printed = capsys.readouterr().out
     assert 'Input shape: (1, 3, 64, 128)' in printed
     assert 'backbone.stage4' in printed
+    assert 'GFLOP (1 multiply-add = 2 FLOPs)' in printed
+
+
+def test_get_flops_counts_what_the_benchmark_counts(data_root):
+    """One FLOP unit and definition: get_flops' total is benchmark.py's
+    count of an inference of the same image size (normalisation, the resize
+    to the image and the arg-max are element-wise, not counted)."""
+    from benchmarks import flops, harness
+    args = argparse.Namespace(
+        config=TINY_CFG, checkpoint=None, cfg_options={}, device='cpu',
+        mode='infer', shape=[64, 128], batch=1, infer_api='predict',
+        fuse_conv_bn=False)
+    subject = harness.build_ours(args)
+    step = harness.make_step(subject, args, torch.device('cpu'))
+    total, _ = flops.count_flops(step)
+    assert total == get_flops.count(TINY_CFG, (64, 128))['flops']
 
 
 # ------------------------------------------------------------ analyze_logs

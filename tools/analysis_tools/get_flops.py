@@ -3,55 +3,29 @@
     python tools/analysis_tools/get_flops.py CONFIG --shape 512 1024
         [--max-depth 3] [--cfg-options k=v ...]
 
-Counted by mmengine's ``FlopAnalyzer`` (a jit trace, fvcore rules): one
-multiply-add counts as one FLOP, so the totals are multiply-accumulates
-(GMAC); many papers double them. Counted: the network forward of one image
-(backbone and every decode stage, auxiliary FCN included, up to the head's
-stride-4 logits); not counted: the final resize to the input size and
-element-wise operations fvcore skips (softmax, GELU, additions). The fused
-attention kernel (``aten::scaled_dot_product_attention``) is counted as its
-two matrix products.
+FLOPs as every tool of the project counts them (``benchmarks/flops.py``,
+shared with ``benchmark.py``): GFLOP = 2 x multiply-adds, convolutions,
+matrix products and attention as executed. Counted here: the network
+forward of one image, ``model(inputs, mode='tensor')`` (backbone and every
+decode stage, auxiliary FCN included, up to the head's stride-4 logits).
+Not counted: element-wise work (norms, activations, softmax, additions,
+resizing, the final resize to the input size).
 """
 import argparse
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.analysis.jit_handles import get_shape
-from mmengine.analysis.print_helper import (_format_size,
-                                            complexity_stats_table)
+from _benchmarks import import_benchmarks
 from mmengine.config import DictAction
 
 from hrformer_seg.apis import init_model
 
-
-def sdpa_flop_jit(inputs, outputs) -> int:
-    """Multiply-adds of ``aten::scaled_dot_product_attention``.
-
-    q (..., L, E), k (..., S, E), v (..., S, Ev): ``q @ k^T`` costs
-    ``L * S * E`` and ``attn @ v`` ``L * S * Ev`` per leading index.
-    """
-    q_shape, k_shape, v_shape = (get_shape(v) for v in inputs[:3])
-    batch = 1
-    for size in q_shape[:-2]:
-        batch *= size
-    length, embed = q_shape[-2:]
-    source = k_shape[-2]
-    return batch * length * source * (embed + v_shape[-1])
+#: ``benchmarks.flops``: the FLOP count shared with benchmark.py
+flop_count = import_benchmarks('flops')
 
 
-class _TensorForward(nn.Module):
-    """``model._forward(x)``: raw logits of a normalised batch."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.model._forward(inputs)
-
-
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Count FLOPs and parameters of a segmentor')
     parser.add_argument('config', help='config file')
@@ -72,8 +46,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def count(config, shape, max_depth: int = 3, cfg_options=None) -> dict:
-    """FLOPs (multiply-adds) and parameters of the model of ``config``.
+def module_table(model: nn.Module, by_module: Dict[str, int],
+                 max_depth: int) -> str:
+    """Parameters and GFLOP of the model and its modules down to
+    ``max_depth`` (1: the model's children), in definition order; 0 for a
+    module without counted work (a norm) or that did not run."""
+    rows = [f'| module | parameters | {flop_count.UNIT} |', '|---|---|---|']
+    total = sum(p.numel() for p in model.parameters())
+    rows.append(f'| (model) | {total:,} | '
+                f'{by_module.get("", 0) / 1e9:.3f} |')
+    for name, module in model.named_modules():
+        if not name or name.count('.') >= max_depth:
+            continue
+        params = sum(p.numel() for p in module.parameters())
+        gflop = by_module.get(name, 0) / 1e9
+        rows.append(f'| {name} | {params:,} | {gflop:.3f} |')
+    return '\n'.join(rows)
+
+
+def count(config: Any, shape: Sequence[int], max_depth: int = 3,
+          cfg_options: Optional[dict] = None) -> Dict[str, Any]:
+    """FLOPs (2 per multiply-add) and parameters of the model of ``config``.
 
     Args:
         config: config file or Config.
@@ -82,31 +75,23 @@ def count(config, shape, max_depth: int = 3, cfg_options=None) -> dict:
         cfg_options: overrides for the config.
 
     Returns:
-        dict(flops, params, by_module (name -> flops), table, unsupported
-        (op name -> count of ops whose FLOPs were not counted)).
+        dict(flops, params, by_module (attribute path -> FLOPs of every
+        module that ran, '' the whole forward), table).
     """
     model = init_model(config, None, device='cpu', cfg_options=cfg_options)
-    wrapped = _TensorForward(model).eval()
+    model.eval()
     inputs = torch.randn(1, 3, *shape)
     with torch.no_grad():
-        analyzer = FlopAnalyzer(wrapped, (inputs, ))
-        analyzer.set_op_handle(
-            'aten::scaled_dot_product_attention', sdpa_flop_jit)
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
-        flops = analyzer.total()
-        by_module = {name[len('model.'):] if name.startswith('model.') else
-                     name: value for name, value in
-                     analyzer.by_module().items()}
-        table = complexity_stats_table(
-            analyzer, max_depth=max_depth + 1, show_param_shapes=False)
-        unsupported = dict(analyzer.unsupported_ops())
-    params = parameter_count(model)['']
-    return dict(flops=flops, params=params, by_module=by_module, table=table,
-                unsupported=unsupported)
+        total, per_module = flop_count.count_flops(
+            lambda: model(inputs, mode='tensor'))
+    by_module = flop_count.flops_by_path(per_module)
+    by_module[''] = total
+    params = sum(p.numel() for p in model.parameters())
+    return dict(flops=total, params=params, by_module=by_module,
+                table=module_table(model, by_module, max_depth))
 
 
-def main(argv=None) -> dict:
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     if len(args.shape) == 1:
         shape = (args.shape[0], args.shape[0])
@@ -119,17 +104,14 @@ def main(argv=None) -> dict:
     by_module = result['by_module']
     print(result['table'])
     split = ', '.join(
-        f'{name} {_format_size(by_module[name])}'
+        f'{name} {by_module[name] / 1e9:.3f}'
         for name in ('backbone', 'decode_head', 'auxiliary_head', 'neck')
         if by_module.get(name))
     line = '=' * 60
     print(f'{line}\nInput shape: (1, 3, {shape[0]}, {shape[1]})\n'
-          f'FLOPs (multiply-adds): {_format_size(result["flops"])}'
-          f' ({split})\nParams: {_format_size(result["params"])}'
+          f'{flop_count.UNIT}: {result["flops"] / 1e9:.3f}'
+          f' ({split})\nParams: {result["params"] / 1e6:.2f} M'
           f' ({result["params"]:,})\n{line}')
-    if result['unsupported']:
-        print('Operators not counted: ' + ', '.join(
-            f'{op} x{n}' for op, n in sorted(result['unsupported'].items())))
     return result
 
 
