@@ -30,11 +30,15 @@ setup(
     license='Apache-2.0',
     packages=find_packages(
         exclude=('configs', 'tools', 'tests', 'demo', 'benchmarks')),
-    python_requires='>=3.8',
+    # torch 2.5's Python range (torch 2.5 has no Python 3.8 wheels)
+    python_requires='>=3.9',
     # torch is left unpinned here so GPU users keep their CUDA build;
-    # requirements.txt pins the CPU wheel for the CPU set-up.
+    # requirements.txt pins the CPU wheel for the CPU set-up. The floor is
+    # the newest torch API the package uses: torch.serialization.safe_globals
+    # (2.5; utils/checkpoint.py); activation checkpointing's
+    # CheckpointPolicy / create_selective_checkpoint_contexts need 2.4.
     install_requires=[
-        'torch>=1.13',
+        'torch>=2.5',
         'mmengine>=0.10.0,<1.0.0',
         'numpy',
         'opencv-python',
