@@ -7,12 +7,16 @@ import torch
 from mmengine.config import Config
 
 import hrformer_seg  # noqa: F401
+from hrformer_seg.models.layers import WinogradConv2d
+from hrformer_seg.models.utils import ActivationMemoryMixin
 from hrformer_seg.registry import MODELS
 from hrformer_seg.utils.device import adapt_cfg_to_device
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs'
 LEAF_CONFIGS = sorted(p for p in CONFIG_DIR.rglob('*.py')
                       if '_base_' not in p.parts)
+# the CPU demo, the only config with CPU-only layers
+DEMO = 'ocrnet_hrformer-s_demo_cityscapes-like.py'
 
 
 def test_configs_found():
@@ -26,6 +30,19 @@ def test_config_builds_and_runs(path):
     assert cfg.default_scope == 'hrformer_seg'
     adapt_cfg_to_device(cfg)
     model = MODELS.build(cfg.model)
+    # the reference computation: nothing recomputed in training, plain
+    # convolutions unless the config is the CPU demo
+    assert cfg.model.activation_memory == 'full'
+    units = [m for m in model.modules()
+             if isinstance(m, ActivationMemoryMixin)]
+    assert units and {m.activation_memory for m in units} == {'full'}
+    winograd = [m for m in model.modules() if isinstance(m, WinogradConv2d)]
+    if path.name == DEMO:
+        assert winograd and all(isinstance(m.conv, WinogradConv2d)
+                   for head in model.decode_head for m in head.modules()
+                   if hasattr(m, 'conv'))
+    else:
+        assert winograd == []
     model.eval()
     num_classes = list(cfg.model.decode_head.values())[-1].num_classes
     with torch.no_grad():

@@ -21,9 +21,12 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from hrformer_seg.registry import MODELS
 from hrformer_seg.utils.checkpoint import load_state_dict_file
 from ..layers import Bottleneck, HRFormerBlock
-from ..utils.ckpt_convert import (convert_official_hrformer,
-                                  is_official_hrformer,
-                                  resize_relative_position_bias_tables)
+from ..utils.activation_memory import set_activation_memory
+from ..utils.ckpt_convert import (
+    convert_official_hrformer,
+    is_official_hrformer,
+    resize_relative_position_bias_tables,
+)
 
 IntOrSeq = Union[int, Sequence[int]]
 FloatOrSeq = Union[float, Sequence[float]]
@@ -102,8 +105,7 @@ class HRFormerModule(nn.Module):
         mlp_ratios: FFN ratio of each branch.
         drop_paths: drop path rate of each block depth, shared by branches.
         norm_cfg: mmcv norm config of the FFN, fusion layers.
-        mask_padding, fused_attn, with_cp, lean_activations: see
-            :class:`HRFormerBlock`.
+        mask_padding, fused_attn: see :class:`HRFormerBlock`.
     """
 
     def __init__(self,
@@ -115,9 +117,7 @@ class HRFormerModule(nn.Module):
                  drop_paths: Sequence[float],
                  norm_cfg: dict,
                  mask_padding: bool = False,
-                 fused_attn: bool = True,
-                 with_cp: bool = False,
-                 lean_activations: bool = False) -> None:
+                 fused_attn: bool = True) -> None:
         super().__init__()
         self.num_branches = len(channels)
         self.branches = nn.ModuleList()
@@ -132,9 +132,7 @@ class HRFormerModule(nn.Module):
                         drop_path=drop_paths[k],
                         norm_cfg=norm_cfg,
                         mask_padding=mask_padding,
-                        fused_attn=fused_attn,
-                        with_cp=with_cp,
-                        lean_activations=lean_activations)
+                        fused_attn=fused_attn)
                     for k in range(num_blocks[b])
                 ]))
         self.fuse_layers = None
@@ -226,14 +224,10 @@ class HRFormer(BaseModule):
         norm_cfg: mmcv config of all norm layers but the LayerNorms.
         mask_padding: mask padded keys in window attention (official: no).
         fused_attn: use the fused scaled-dot-product attention kernel.
-        with_cp: activation checkpointing of every transformer block and
-            bottleneck (saves memory, costs a second forward).
-        lean_activations: in training, transformer blocks and bottlenecks
-            keep only their dense convolution and attention outputs for
-            backward and recompute norms, activations, linear projections
-            and depthwise convolutions there: the same gradients with about
-            half the activation memory (see
-            :mod:`hrformer_seg.models.utils.activation_checkpoint`).
+        activation_memory: 'full', 'lean' or 'checkpoint' for every
+            transformer block and bottleneck (see
+            :mod:`hrformer_seg.models.utils.activation_memory`); None leaves
+            them as the enclosing segmentor sets them ('full' by default).
         frozen_stages: -1 freezes nothing, 0 the stem, ``i`` the stem and
             stages 1..i (with the transitions that open them).
         norm_eval: keep the BatchNorm layers in eval mode during training.
@@ -259,8 +253,7 @@ class HRFormer(BaseModule):
                  norm_cfg: Optional[dict] = None,
                  mask_padding: bool = False,
                  fused_attn: bool = True,
-                 with_cp: bool = False,
-                 lean_activations: bool = True,
+                 activation_memory: Optional[str] = None,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
@@ -285,8 +278,11 @@ class HRFormer(BaseModule):
         mlp_ratios = _per_branch(mlp_ratios, num_branches, 'mlp_ratios')
         window_sizes = _per_branch(window_sizes, num_branches, 'window_sizes')
         if not -1 <= frozen_stages <= 4:
-            raise ValueError(f'frozen_stages must be in [-1, 4], '
+            raise ValueError(f'HRFormer: frozen_stages must be in [-1, 4], '
                              f'got {frozen_stages}')
+        if not 0.0 <= drop_path_rate < 1.0:
+            raise ValueError(f'HRFormer: drop_path_rate must be in [0, 1), '
+                             f'got {drop_path_rate}')
 
         self.arch = arch
         self.num_modules = num_modules
@@ -299,8 +295,6 @@ class HRFormer(BaseModule):
         self.drop_path_rate = drop_path_rate
         self.norm_cfg = norm_cfg = norm_cfg or dict(
             type='BN', requires_grad=True)
-        self.with_cp = with_cp
-        self.lean_activations = lean_activations
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
 
@@ -318,12 +312,7 @@ class HRFormer(BaseModule):
         channels = stem_channels
         for _ in range(num_bottlenecks):
             layers.append(
-                Bottleneck(
-                    channels,
-                    bottleneck_planes,
-                    norm_cfg=norm_cfg,
-                    with_cp=with_cp,
-                    lean_activations=lean_activations))
+                Bottleneck(channels, bottleneck_planes, norm_cfg=norm_cfg))
             channels = bottleneck_planes * Bottleneck.expansion
         self.layer1 = nn.Sequential(*layers)
 
@@ -349,13 +338,13 @@ class HRFormer(BaseModule):
                         rates[start:start + depth],
                         norm_cfg,
                         mask_padding=mask_padding,
-                        fused_attn=fused_attn,
-                        with_cp=with_cp,
-                        lean_activations=lean_activations))
+                        fused_attn=fused_attn))
                 start += depth
             setattr(self, f'stage{s + 2}', nn.Sequential(*modules))
             pre_channels = list(num_channels[s])
         self.out_channels = tuple(pre_channels)
+        if activation_memory is not None:
+            set_activation_memory(self, activation_memory)
         self._freeze_stages()
 
     @staticmethod

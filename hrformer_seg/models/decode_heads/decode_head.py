@@ -6,16 +6,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from hrformer_seg.models.layers import WinogradConv2d
 from hrformer_seg.models.losses import accuracy
-from hrformer_seg.models.utils.activation_checkpoint import call_checkpointed
+from hrformer_seg.models.utils.activation_memory import (
+    ActivationMemoryMixin,
+    check_activation_memory,
+)
 from hrformer_seg.registry import MODELS, TASK_UTILS
 
 ConfigType = dict
 OptConfigType = Optional[dict]
 
 
-class BaseDecodeHead(BaseModule):
+class BaseDecodeHead(ActivationMemoryMixin, BaseModule):
     """Turns backbone features into per-class logits and computes their loss.
 
     Subclasses implement :meth:`_forward`, which :meth:`forward` calls; its
@@ -23,6 +25,14 @@ class BaseDecodeHead(BaseModule):
     Heads that take the previous stage's logits (cascade heads such as OCR)
     set the class attribute ``takes_prev_output = True`` and implement
     ``_forward(inputs, prev_output)``.
+
+    A unit of the activation memory setting (its ``activation_memory``, see
+    :mod:`hrformer_seg.models.utils.activation_memory`), in training:
+    'lean' runs the whole head under lean checkpointing (dense convolution
+    outputs kept; norms, activations, resizes and the attention products
+    recomputed in backward); 'checkpoint' checkpoints it stage by stage (see
+    :meth:`_checkpointed`): only each stage's inputs are kept and backward
+    runs the stage's forward again, one stage at a time.
 
     Args:
         in_channels: channels of the selected input(s); a list when
@@ -34,7 +44,12 @@ class BaseDecodeHead(BaseModule):
             inputs resized bilinearly to the first one's size and
             concatenated) or 'multiple_select' (a list of the inputs).
         dropout_ratio: Dropout2d ratio before the classifier; <= 0 for none.
-        conv_cfg: mmcv conv config of the head's ConvModules.
+        conv_cfg: mmcv conv config of the head's convolutions (all but the
+            classifier); None: ``nn.Conv2d``. On CPUs,
+            ``dict(type='WinogradConv2d')`` runs the 3x3 ones through
+            NNPACK's Winograd kernels
+            (:class:`~hrformer_seg.models.layers.WinogradConv2d`; CPU only,
+            same parameters, float32-rounding-level differences).
         norm_cfg: mmcv norm config of the head's ConvModules.
         act_cfg: mmcv activation config of the head's ConvModules.
         align_corners: ``align_corners`` of every bilinear resize done here
@@ -43,21 +58,9 @@ class BaseDecodeHead(BaseModule):
         sampler: pixel sampler config (e.g. OHEMPixelSampler), built from
             TASK_UTILS with this head as ``context``.
         ignore_index: label value that gets no loss.
-        lean_activations: in training, keep only the dense convolution
-            outputs for backward and recompute norms, activations, resizes
-            and the attention products there (same gradients, less memory;
-            see :mod:`hrformer_seg.models.utils.activation_checkpoint`).
-        with_cp: full activation checkpointing in training, stage by
-            stage (see :meth:`_checkpointed`): only each stage's inputs are
-            kept and backward runs the stage's forward again, one stage at a
-            time (least memory, about a third more head compute); takes
-            precedence over ``lean_activations``.
-        winograd_conv: build the head's 3x3 convolutions as
-            :class:`~hrformer_seg.models.layers.WinogradConv2d` (unless
-            ``conv_cfg`` names a conv type): on the CPU they then run through
-            NNPACK's Winograd kernels, about 3.5x faster than the direct
-            convolution, with the same parameters and float32-rounding-level
-            differences; elsewhere they are plain ``nn.Conv2d``.
+        activation_memory: 'full', 'lean' or 'checkpoint' (see above);
+            None leaves it as the enclosing segmentor sets it ('full' by
+            default).
         init_cfg: mmengine init config.
     """
 
@@ -80,9 +83,7 @@ class BaseDecodeHead(BaseModule):
                      loss_weight=1.0),
                  sampler: OptConfigType = None,
                  ignore_index: int = 255,
-                 lean_activations: bool = True,
-                 with_cp: bool = False,
-                 winograd_conv: bool = True,
+                 activation_memory: Optional[str] = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
         name = type(self).__name__
@@ -116,16 +117,13 @@ class BaseDecodeHead(BaseModule):
         self.out_channels = num_classes
         self.dropout_ratio = dropout_ratio
         self.conv_cfg = conv_cfg
-        # conv config of the kxk (k > 1) convolutions
-        self.spatial_conv_cfg = conv_cfg
-        if winograd_conv and conv_cfg is None:
-            self.spatial_conv_cfg = dict(type=WinogradConv2d)
         self.norm_cfg = norm_cfg
         self.act_cfg = act_cfg
         self.align_corners = align_corners
         self.ignore_index = ignore_index
-        self.lean_activations = lean_activations
-        self.with_cp = with_cp
+        if activation_memory is not None:
+            self.activation_memory = check_activation_memory(
+                activation_memory, name)
 
         if isinstance(loss_decode, dict):
             self.loss_decode = MODELS.build(loss_decode)
@@ -179,22 +177,27 @@ class BaseDecodeHead(BaseModule):
     def forward(self, *inputs: Any) -> torch.Tensor:
         """Backbone outputs (and the previous stage's logits if
         ``takes_prev_output``) -> (N, num_classes, H, W) logits at head size;
-        in training, stage by stage under full checkpointing if ``with_cp``,
-        else as a whole under lean checkpointing if ``lean_activations``."""
-        if self.with_cp:
-            return self._forward(*inputs)
-        return call_checkpointed(
-            self, self._forward, *inputs, lean=self.lean_activations)
+        in training, as a whole under lean checkpointing if
+        ``activation_memory`` is 'lean', stage by stage under full
+        checkpointing if it is 'checkpoint'."""
+        mode = check_activation_memory(self.activation_memory,
+                                       type(self).__name__)
+        if mode == 'lean':
+            return self.run_with_activation_memory(self._forward, *inputs)
+        return self._forward(*inputs)
 
     def _checkpointed(self, stage: Callable, *args: Any) -> Any:
-        """``stage(*args)``, fully checkpointed in training if ``with_cp``.
+        """``stage(*args)``, fully checkpointed in training if
+        ``activation_memory`` is 'checkpoint'.
 
         Subclasses run :meth:`_forward` as a few such stages. Backward then
         rebuilds the activations of one stage at a time instead of the whole
         head's at once; the stage outputs (a few feature maps) are what is
         kept in between.
         """
-        return call_checkpointed(self, stage, *args, with_cp=self.with_cp)
+        if self.activation_memory == 'checkpoint':
+            return self.run_with_activation_memory(stage, *args)
+        return stage(*args)
 
     def _forward(self, *inputs: Any) -> torch.Tensor:
         raise NotImplementedError

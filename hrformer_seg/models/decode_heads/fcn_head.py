@@ -41,8 +41,6 @@ class FCNHead(BaseDecodeHead):
         self.kernel_size = kernel_size
         self.concat_input = concat_input
         padding = (kernel_size // 2) * dilation
-        conv_cfg = self.spatial_conv_cfg if kernel_size > 1 \
-            else self.conv_cfg
         layers = []
         for i in range(num_convs):
             layers.append(
@@ -52,7 +50,7 @@ class FCNHead(BaseDecodeHead):
                     kernel_size=kernel_size,
                     padding=padding,
                     dilation=dilation,
-                    conv_cfg=conv_cfg,
+                    conv_cfg=self.conv_cfg,
                     norm_cfg=self.norm_cfg,
                     act_cfg=self.act_cfg))
         self.convs = nn.Sequential(*layers)
@@ -62,7 +60,7 @@ class FCNHead(BaseDecodeHead):
                 self.channels,
                 kernel_size=kernel_size,
                 padding=kernel_size // 2,
-                conv_cfg=conv_cfg,
+                conv_cfg=self.conv_cfg,
                 norm_cfg=self.norm_cfg,
                 act_cfg=self.act_cfg)
 

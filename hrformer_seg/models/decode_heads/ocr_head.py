@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 
+from hrformer_seg.models.layers import SplitConcatConv
 from hrformer_seg.registry import MODELS
 from .decode_head import BaseDecodeHead
 
@@ -72,7 +73,9 @@ class ObjectAttentionBlock(nn.Module):
     regions, value = one on the regions; the softmax over regions of
     ``query . key / sqrt(key_channels)`` weights the values; one more 1x1
     conv+norm+act maps the result back to ``in_channels`` (the object
-    context); ``[context, pixels]`` is fused by a 1x1 conv+norm+act.
+    context); ``[context, pixels]`` is fused by a 1x1 conv+norm+act
+    (``bottleneck``, a :class:`~hrformer_seg.models.layers.SplitConcatConv`:
+    the ConvModule on the concatenation, computed without concatenating).
 
     Args:
         in_channels: channels of the pixel and region features.
@@ -95,7 +98,8 @@ class ObjectAttentionBlock(nn.Module):
         self.key_project = _projection(in_channels, key_channels, 2, **cfgs)
         self.value_project = _projection(in_channels, key_channels, 1, **cfgs)
         self.out_project = _projection(key_channels, in_channels, 1, **cfgs)
-        self.bottleneck = _projection(2 * in_channels, in_channels, 1, **cfgs)
+        self.bottleneck = SplitConcatConv((in_channels, in_channels),
+                                          in_channels, **cfgs)
 
     def object_context(self, feats: torch.Tensor,
                        regions: torch.Tensor) -> torch.Tensor:
@@ -119,24 +123,9 @@ class ObjectAttentionBlock(nn.Module):
 
     def fuse(self, context: torch.Tensor,
              feats: torch.Tensor) -> torch.Tensor:
-        """Object context and pixels, both (N, C, H, W) -> (N, C, H, W).
-
-        ``self.bottleneck`` (1x1 conv+norm+act) applied to
-        ``cat([context, feats])``, with the convolution computed as the sum
-        of two convolutions by the two halves of its weight: the same linear
-        map, without the 2C-channel concatenation, which backward would
-        otherwise keep (128 MiB for a 512x1024 crop).
-        """
-        bottleneck = self.bottleneck
-        weight = bottleneck.conv.weight
-        channels = context.shape[1]
-        x = F.conv2d(context, weight[:, :channels]) + F.conv2d(
-            feats, weight[:, channels:], bottleneck.conv.bias)
-        if bottleneck.with_norm:
-            x = bottleneck.norm(x)
-        if bottleneck.with_activation:
-            x = bottleneck.activate(x)
-        return x
+        """Object context and pixels, both (N, C, H, W) -> (N, C, H, W):
+        the 1x1 conv+norm+act ``bottleneck`` of ``cat([context, feats])``."""
+        return self.bottleneck(context, feats)
 
     def forward(self, feats: torch.Tensor,
                 regions: torch.Tensor) -> torch.Tensor:
@@ -170,7 +159,7 @@ class OCRHead(BaseDecodeHead):
             self.channels,
             kernel_size=3,
             padding=1,
-            conv_cfg=self.spatial_conv_cfg,
+            conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
         self.spatial_gather_module = SpatialGather(scale)
@@ -190,8 +179,9 @@ class OCRHead(BaseDecodeHead):
             prev_output: (N, K, H, W) logits of the previous stage at the
                 resolution of this head's features.
         """
-        # three stages for with_cp: features, object context, fusion +
-        # classifier (the cheap gather in between is not checkpointed)
+        # three stages for activation_memory='checkpoint': features, object
+        # context, fusion + classifier (the cheap gather in between is not
+        # checkpointed)
         feats = self._checkpointed(self._features, inputs)
         regions = self.spatial_gather_module(feats, prev_output)
         block = self.object_context_block

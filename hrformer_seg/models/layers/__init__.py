@@ -2,13 +2,17 @@
 from .bottleneck import Bottleneck
 from .drop_path import DropPath, drop_path
 from .ffn import MlpDWBN
+from .split_concat_conv import SplitConcatConv
 from .transformer_block import HRFormerBlock
-from .window_attention import (LocalWindowAttention, relative_position_index,
-                               window_padding)
+from .window_attention import (
+    LocalWindowAttention,
+    relative_position_index,
+    window_padding,
+)
 from .winograd_conv import WinogradConv2d
 
 __all__ = [
     'Bottleneck', 'DropPath', 'drop_path', 'MlpDWBN', 'HRFormerBlock',
-    'LocalWindowAttention', 'relative_position_index', 'window_padding',
-    'WinogradConv2d'
+    'LocalWindowAttention', 'relative_position_index', 'SplitConcatConv',
+    'window_padding', 'WinogradConv2d'
 ]

@@ -4,24 +4,24 @@ from typing import Optional
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 
-from ..utils.activation_checkpoint import call_checkpointed
+from ..utils.activation_memory import ActivationMemoryMixin
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ActivationMemoryMixin, nn.Module):
     """1x1 conv -> 3x3 conv -> 1x1 conv (x4 channels), each with a norm layer,
     ReLU after the first two and after the residual sum. Convolutions have no
     bias. A 1x1 conv + norm ``downsample`` projects the shortcut when the
     channels or the stride change.
+
+    A unit of the activation memory setting (its ``activation_memory``, see
+    :mod:`hrformer_seg.models.utils.activation_memory`): 'lean' keeps the
+    convolution outputs and recomputes norms and ReLUs in backward.
 
     Args:
         in_channels: input channels.
         planes: inner channels; the output has ``planes * 4``.
         stride: stride of the 3x3 convolution.
         norm_cfg: mmcv config of the norm layers.
-        with_cp: checkpoint the block's activations in training.
-        lean_activations: in training, keep only the convolution outputs for
-            backward and recompute norms and ReLUs there; ignored with
-            ``with_cp``.
     """
 
     expansion = 4
@@ -30,14 +30,10 @@ class Bottleneck(nn.Module):
                  in_channels: int,
                  planes: int,
                  stride: int = 1,
-                 norm_cfg: Optional[dict] = None,
-                 with_cp: bool = False,
-                 lean_activations: bool = False) -> None:
+                 norm_cfg: Optional[dict] = None) -> None:
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         out_channels = planes * self.expansion
-        self.with_cp = with_cp
-        self.lean_activations = lean_activations
         self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, planes)[1]
         self.conv2 = nn.Conv2d(
@@ -62,6 +58,4 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (N, C_in, H, W) -> (N, 4 * planes, H / stride, W / stride)."""
-        return call_checkpointed(
-            self, self._forward, x, with_cp=self.with_cp,
-            lean=self.lean_activations)
+        return self.run_with_activation_memory(self._forward, x)

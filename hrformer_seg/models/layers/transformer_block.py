@@ -3,13 +3,13 @@ from typing import Optional
 
 from torch import Tensor, nn
 
-from ..utils.activation_checkpoint import call_checkpointed
+from ..utils.activation_memory import ActivationMemoryMixin
 from .drop_path import DropPath
 from .ffn import MlpDWBN
 from .window_attention import LocalWindowAttention
 
 
-class HRFormerBlock(nn.Module):
+class HRFormerBlock(ActivationMemoryMixin, nn.Module):
     """``x += DropPath(Attn(LN(x)))``, then ``x += DropPath(FFN(LN(x)))``.
 
     The attention is :class:`LocalWindowAttention`, the FFN :class:`MlpDWBN`
@@ -17,6 +17,11 @@ class HRFormerBlock(nn.Module):
     Tokens stay in (N, H, W, C) layout inside the block; the FFN convolutions
     see them as a channels-last (N, C, H, W) tensor, so no copies are made
     between the two halves.
+
+    A unit of the activation memory setting (its ``activation_memory``, see
+    :mod:`hrformer_seg.models.utils.activation_memory`): 'lean' keeps the
+    dense convolution and fused attention outputs and recomputes the rest
+    in backward; 'checkpoint' recomputes the whole block.
 
     Args:
         channels: channels ``C`` of input and output.
@@ -27,11 +32,6 @@ class HRFormerBlock(nn.Module):
         norm_cfg: mmcv config of the FFN's norm layers.
         mask_padding: mask padded keys in the attention (official: False).
         fused_attn: use the fused scaled-dot-product attention kernel.
-        with_cp: checkpoint the block's activations in training.
-        lean_activations: in training, keep only the dense convolution and
-            attention outputs for backward and recompute the rest there
-            (``lean`` mode of :func:`checkpoint_module`); ignored with
-            ``with_cp``, which recomputes everything.
     """
 
     def __init__(self,
@@ -42,12 +42,8 @@ class HRFormerBlock(nn.Module):
                  drop_path: float = 0.0,
                  norm_cfg: Optional[dict] = None,
                  mask_padding: bool = False,
-                 fused_attn: bool = True,
-                 with_cp: bool = False,
-                 lean_activations: bool = False) -> None:
+                 fused_attn: bool = True) -> None:
         super().__init__()
-        self.with_cp = with_cp
-        self.lean_activations = lean_activations
         self.norm1 = nn.LayerNorm(channels, eps=1e-6)
         self.attn = LocalWindowAttention(
             channels,
@@ -71,6 +67,4 @@ class HRFormerBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x: (N, C, H, W) -> (N, C, H, W), returned in channels-last
         memory format."""
-        return call_checkpointed(
-            self, self._forward, x, with_cp=self.with_cp,
-            lean=self.lean_activations)
+        return self.run_with_activation_memory(self._forward, x)

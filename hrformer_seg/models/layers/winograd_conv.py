@@ -1,14 +1,13 @@
-"""3x3 convolution through NNPACK's Winograd kernels on the CPU.
+"""3x3 convolution through NNPACK's Winograd kernels: a CPU-only option.
 
 Most of the work in HRFormer + OCR is in the heads' two 3x3 convolutions
-480 -> 512 at stride 4 (about 70% of the FLOPs of a 512x1024 training step).
-torch's CPU convolution (oneDNN) runs them at the machine's matrix-multiply
-rate. Winograd's minimal filtering computes a 3x3 convolution with a fraction
-of the multiplications; torch ships NNPACK, whose Winograd kernels do it, but
-picks NNPACK only for batches of 16 or more, where it switches to a slower
-batched algorithm. Called one image at a time, NNPACK's single-image Winograd
-path runs these convolutions about 3.5-4x faster on a 2-core AVX2 machine
-(``tools/analysis_tools/benchmark.py`` and ``benchmarks/README.md``).
+480 -> 512 at stride 4. torch's CPU convolution (oneDNN) runs them at the
+machine's matrix-multiply rate. Winograd's minimal filtering computes a 3x3
+convolution with a fraction of the multiplications; torch ships NNPACK,
+whose Winograd kernels do it, but picks NNPACK only for batches of 16 or
+more, where it switches to a slower batched algorithm. Called one image at a
+time, NNPACK's single-image Winograd path runs these convolutions several
+times faster than the direct convolution on CPUs where NNPACK runs.
 
 :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, same checkpoint
 keys) that takes that path for what it can do exactly: float32 CPU tensors,
@@ -22,16 +21,28 @@ weight) and the weight and bias gradients with torch's own convolution
 backward. Results differ from the direct convolution by float32 rounding
 (relative 1e-5 of the output's magnitude; the transform adds and subtracts
 more terms).
+
+It is off by default. A config opts in per head with
+``conv_cfg=dict(type='WinogradConv2d')``: it is registered as a conv layer
+type in mmengine's root ``MODELS`` registry, where mmcv's
+``build_conv_layer`` (and so ``ConvModule``) looks conv types up, next to
+mmcv's own ``Conv2d``; the name resolves with or without a default scope.
+For CPU training and inference only: on a GPU it is a plain ``nn.Conv2d``.
+Lean activation memory keeps its outputs like those of ``nn.Conv2d``
+(:func:`~hrformer_seg.models.utils.activation_memory.keep_output_in_lean_mode`).
 """
 import functools
 from typing import Any, Optional, Tuple
 
 import torch
+from mmengine.registry import MODELS as MMENGINE_MODELS
 from torch import Tensor, nn
 
-from hrformer_seg.registry import MODELS
+from ..utils.activation_memory import keep_output_in_lean_mode
 
 _aten = torch.ops.aten
+# its forward output is a dense convolution's: lean mode keeps it
+keep_output_in_lean_mode(_aten._nnpack_spatial_convolution.default)
 
 
 @functools.lru_cache(maxsize=None)
@@ -90,13 +101,16 @@ class _WinogradConv3x3(torch.autograd.Function):
         return grad_x, grad_w, grad_b
 
 
-@MODELS.register_module()
+@MMENGINE_MODELS.register_module()
 class WinogradConv2d(nn.Conv2d):
     """``nn.Conv2d`` whose 3x3 same-size convolutions run through NNPACK's
-    Winograd kernels on the CPU (see the module docstring for when).
+    Winograd kernels on the CPU (see the module docstring for when); CPU
+    only, chosen by ``conv_cfg=dict(type='WinogradConv2d')``.
 
     Takes exactly ``nn.Conv2d``'s arguments and has its parameters; a
-    checkpoint of one loads into the other.
+    checkpoint of one loads into the other. Convolutions it cannot run
+    exactly (1x1, strided, other dtypes, CUDA) are ``nn.Conv2d``'s, so a
+    whole head can be built with it.
     """
 
     def uses_winograd(self, x: Tensor) -> bool:

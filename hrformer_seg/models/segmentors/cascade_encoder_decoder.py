@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from hrformer_seg.registry import MODELS
-from .encoder_decoder import EncoderDecoder
+from .encoder_decoder import EncoderDecoder, build_part
 
 
 @MODELS.register_module()
@@ -35,8 +35,8 @@ class CascadeEncoderDecoder(EncoderDecoder):
         self.num_stages = num_stages
         super().__init__(**kwargs)
 
-    def _init_decode_head(self, decode_head: Union[dict,
-                                                   Sequence[dict]]) -> None:
+    def _init_decode_head(self, decode_head: Union[dict, Sequence[dict]],
+                          activation_memory: str) -> None:
         if isinstance(decode_head, dict):
             if 'type' in decode_head or not all(
                     isinstance(v, dict) for v in decode_head.values()):
@@ -55,7 +55,8 @@ class CascadeEncoderDecoder(EncoderDecoder):
                 f'CascadeEncoderDecoder: num_stages={self.num_stages} but '
                 f'decode_head has {len(cfgs)} stages ({names})')
         self.stage_names = names
-        self.decode_head = nn.ModuleList(MODELS.build(cfg) for cfg in cfgs)
+        self.decode_head = nn.ModuleList(
+            build_part(cfg, activation_memory) for cfg in cfgs)
         if self.decode_head[0].takes_prev_output:
             raise ValueError(
                 f'CascadeEncoderDecoder: the first stage ({names[0]}, '

@@ -6,7 +6,22 @@ import torch.nn as nn
 
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
+from ..utils.activation_memory import (
+    DEFAULT_ACTIVATION_MEMORY,
+    ActivationMemoryMixin,
+    check_activation_memory,
+    set_activation_memory,
+)
 from .base import BaseSegmentor, OptSampleList, SampleList
+
+
+def build_part(cfg: dict, activation_memory: str) -> nn.Module:
+    """``MODELS.build(cfg)`` with the model's activation memory mode,
+    unless ``cfg`` sets its own ``activation_memory``."""
+    part = MODELS.build(cfg)
+    if cfg.get('activation_memory') is None:
+        set_activation_memory(part, activation_memory)
+    return part
 
 
 @MODELS.register_module()
@@ -29,6 +44,11 @@ class EncoderDecoder(BaseSegmentor):
     The logits are then resized to the input size and, per image, mapped
     back to ``ori_shape`` by :meth:`postprocess_result`.
 
+    ``activation_memory`` is the model's one activation memory setting
+    (:mod:`hrformer_seg.models.utils.activation_memory`): what a training
+    step keeps for backward in the backbone, neck and heads. A part whose
+    config sets its own ``activation_memory`` keeps that one.
+
     Args:
         backbone: backbone config.
         decode_head: decode head config.
@@ -37,6 +57,10 @@ class EncoderDecoder(BaseSegmentor):
         train_cfg: training options (kept for configs; unused).
         test_cfg: test options, see above; default ``dict(mode='whole')``.
         data_preprocessor: data preprocessor or its config.
+        activation_memory: 'full' (store every activation: plain autograd,
+            the reference computation), 'lean' (keep dense convolution and
+            attention outputs, recompute the rest in backward) or
+            'checkpoint' (recompute everything in backward).
         pretrained: shortcut for the backbone's
             ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``.
         init_cfg: mmengine init config.
@@ -50,44 +74,54 @@ class EncoderDecoder(BaseSegmentor):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 activation_memory: str = DEFAULT_ACTIVATION_MEMORY,
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
+        name = type(self).__name__
+        mode = check_activation_memory(activation_memory, name)
         if pretrained is not None:
             backbone = dict(
                 backbone,
                 init_cfg=dict(type='Pretrained', checkpoint=pretrained))
-        self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck) if neck is not None else None
-        self._init_decode_head(decode_head)
-        self._init_auxiliary_head(auxiliary_head)
+        self.backbone = build_part(backbone, mode)
+        self.neck = build_part(neck, mode) if neck is not None else None
+        self._init_decode_head(decode_head, mode)
+        self._init_auxiliary_head(auxiliary_head, mode)
+        if mode != DEFAULT_ACTIVATION_MEMORY and not any(
+                isinstance(m, ActivationMemoryMixin) for m in self.modules()):
+            raise ValueError(
+                f'{name}: activation_memory={mode!r}, but none of its '
+                f'parts ({type(self.backbone).__name__} and the heads) '
+                f'supports an activation memory setting')
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(test_cfg or {})
         _check_test_cfg(self.test_cfg)
 
-    def _init_decode_head(self, decode_head: Union[dict,
-                                                   Sequence[dict]]) -> None:
+    def _init_decode_head(self, decode_head: Union[dict, Sequence[dict]],
+                          activation_memory: str) -> None:
         if not isinstance(decode_head, dict) or 'type' not in decode_head:
             raise TypeError(
                 f'{type(self).__name__}: decode_head must be one head config '
                 f'(a dict with "type"); use CascadeEncoderDecoder for a '
                 f'list or dict of stages')
-        self.decode_head = MODELS.build(decode_head)
+        self.decode_head = build_part(decode_head, activation_memory)
         self.align_corners = self.decode_head.align_corners
         self.num_classes = self.decode_head.num_classes
         self.out_channels = self.decode_head.out_channels
 
     def _init_auxiliary_head(
-            self, auxiliary_head: Optional[Union[dict,
-                                                 Sequence[dict]]]) -> None:
+            self, auxiliary_head: Optional[Union[dict, Sequence[dict]]],
+            activation_memory: str) -> None:
         if auxiliary_head is None:
             self.auxiliary_head = None
         elif isinstance(auxiliary_head, dict):
-            self.auxiliary_head = MODELS.build(auxiliary_head)
+            self.auxiliary_head = build_part(auxiliary_head,
+                                             activation_memory)
         else:
             self.auxiliary_head = nn.ModuleList(
-                MODELS.build(cfg) for cfg in auxiliary_head)
+                build_part(cfg, activation_memory) for cfg in auxiliary_head)
 
     def extract_feat(self, inputs: torch.Tensor) -> Sequence[torch.Tensor]:
         """Backbone (and neck) features of (N, C, H, W) images."""

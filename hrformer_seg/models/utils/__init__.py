@@ -1,12 +1,24 @@
-"""Model utilities: checkpoint conversion, activation checkpointing, BN folding."""
-from .activation_checkpoint import checkpoint_module, frozen_bn_stats
-from .ckpt_convert import (convert_official_hrformer, is_official_hrformer,
-                           resize_bias_table,
-                           resize_relative_position_bias_tables)
+"""Model utilities: checkpoint conversion, activation memory, BN folding."""
+from .activation_memory import (
+    ACTIVATION_MEMORY_MODES,
+    DEFAULT_ACTIVATION_MEMORY,
+    ActivationMemoryMixin,
+    checkpoint_module,
+    frozen_bn_stats,
+    set_activation_memory,
+)
+from .ckpt_convert import (
+    convert_official_hrformer,
+    is_official_hrformer,
+    resize_bias_table,
+    resize_relative_position_bias_tables,
+)
 from .fuse_conv_bn import fold_batch_norms
 
 __all__ = [
-    'checkpoint_module', 'frozen_bn_stats', 'convert_official_hrformer',
-    'fold_batch_norms', 'is_official_hrformer', 'resize_bias_table',
+    'ACTIVATION_MEMORY_MODES', 'DEFAULT_ACTIVATION_MEMORY',
+    'ActivationMemoryMixin', 'checkpoint_module', 'frozen_bn_stats',
+    'set_activation_memory', 'convert_official_hrformer', 'fold_batch_norms',
+    'is_official_hrformer', 'resize_bias_table',
     'resize_relative_position_bias_tables'
 ]

@@ -1,43 +1,104 @@
-"""Activation (gradient) checkpointing that leaves BatchNorm statistics alone.
+"""Activation memory of a training step: one setting, three modes.
 
-``torch.utils.checkpoint`` runs a checkpointed function twice: once in the
-forward pass and once more during backward to rebuild the activations. A
-BatchNorm layer in training mode would then update its running mean/var twice
-per step. :func:`checkpoint_module` runs the second pass with the running
-statistics frozen, so a model trained with checkpointing ends up with the same
-buffers as one trained without it.
+``activation_memory`` says what the forward pass of a training step keeps
+for backward:
 
-Two kinds of checkpointing:
+- ``'full'`` (the default): everything autograd saves; plain autograd,
+  nothing is recomputed. This is the reference computation.
+- ``'lean'``: selective checkpointing. The outputs of dense (``groups == 1``)
+  convolutions, of fused attention kernels and of the ops registered with
+  :func:`keep_output_in_lean_mode` are kept; backward recomputes the cheap
+  rest (norms, activations, linear projections, depthwise convolutions,
+  reshapes, resizes). The same gradients; the element-wise tensors that
+  dominate the activation memory of a transformer block or a
+  conv-norm-act stack are not stored.
+- ``'checkpoint'``: full activation checkpointing. Only the inputs of each
+  checkpointed unit are kept; backward runs its forward again, convolutions
+  included (least memory, about one forward pass more).
 
-- full (``lean=False``, the backbones' ``with_cp``): only the inputs are kept;
-  backward runs the whole forward again, convolutions included.
-- lean (``lean=True``, ``lean_activations``): the outputs of dense
-  convolutions and of fused attention kernels are kept from the forward pass
-  and reused; backward recomputes only the cheap rest (norms, activations,
-  linear projections, depthwise convolutions, reshapes, resizes). Gradients
-  are the same; the element-wise tensors that dominate the activation memory
-  of a transformer block or a conv-norm-act stack are not stored.
+The setting is made once per model: ``model=dict(activation_memory=...)``
+in a config (the segmentor gives it to every part whose own config does
+not set ``activation_memory``), or :func:`set_activation_memory` on a
+built model. The units that honour it derive from
+:class:`ActivationMemoryMixin` and read their ``activation_memory``
+attribute in ``forward``: HRFormer's bottlenecks and transformer blocks
+and the decode heads. In eval mode or without gradients every mode runs
+the plain forward.
+
+Recomputation leaves BatchNorm statistics alone: ``torch.utils.checkpoint``
+runs a checkpointed function twice, and a BatchNorm layer in training mode
+would update its running mean/var twice per step. :func:`checkpoint_module`
+runs the second pass with the running statistics frozen, so a model
+trained with recomputation ends up with the buffers of one trained without.
 """
 import contextlib
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Callable, Iterator, List, Set, Tuple
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
-from torch.utils.checkpoint import (CheckpointPolicy, checkpoint,
-                                    create_selective_checkpoint_contexts)
+from torch.utils.checkpoint import (
+    CheckpointPolicy,
+    checkpoint,
+    create_selective_checkpoint_contexts,
+)
+
+ACTIVATION_MEMORY_MODES = ('full', 'lean', 'checkpoint')
+DEFAULT_ACTIVATION_MEMORY = 'full'
 
 _aten = torch.ops.aten
 
-# fused attention kernels of F.scaled_dot_product_attention (CPU and CUDA);
-# the unfused fallback is plain matmul + softmax, which lean mode recomputes
-_ATTENTION_OPS = tuple(
+# ops whose outputs lean mode keeps besides dense convolutions: the fused
+# kernels of F.scaled_dot_product_attention (CPU and CUDA; the unfused
+# fallback is plain matmul + softmax, which lean mode recomputes) and what
+# layers register with keep_output_in_lean_mode
+_KEPT_OPS: Set[Any] = {
     getattr(_aten, name).default for name in (
         '_scaled_dot_product_flash_attention_for_cpu',
         '_scaled_dot_product_flash_attention',
         '_scaled_dot_product_efficient_attention',
         '_scaled_dot_product_cudnn_attention',
-    ) if hasattr(_aten, name))
+    ) if hasattr(_aten, name)
+}
+
+
+def check_activation_memory(mode: str, owner: str) -> str:
+    """Return ``mode`` if it is one of :data:`ACTIVATION_MEMORY_MODES`.
+
+    Args:
+        mode: the requested mode.
+        owner: named in the error (the module or config that asked).
+
+    Raises:
+        ValueError: ``mode`` is not a known mode.
+    """
+    if mode not in ACTIVATION_MEMORY_MODES:
+        raise ValueError(
+            f'{owner}: activation_memory must be one of '
+            f'{", ".join(repr(m) for m in ACTIVATION_MEMORY_MODES)}, '
+            f'got {mode!r}')
+    return mode
+
+
+def keep_output_in_lean_mode(op: Any) -> None:
+    """Have lean mode keep the outputs of ``op`` (an ATen op overload such
+    as ``torch.ops.aten.some_op.default``) instead of recomputing them.
+
+    For layers that compute a dense convolution or matrix product through
+    an op of their own: lean mode then treats them like ``nn.Conv2d``.
+    """
+    _KEPT_OPS.add(op)
+
+
+def lean_policy(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
+    """Selective-checkpoint policy of lean mode: keep the outputs of dense
+    (``groups == 1``) convolutions and of the kept ops, recompute the
+    rest."""
+    if op is _aten.convolution.default and args[8] == 1:
+        return CheckpointPolicy.MUST_SAVE
+    if op in _KEPT_OPS:
+        return CheckpointPolicy.MUST_SAVE
+    return CheckpointPolicy.PREFER_RECOMPUTE
 
 
 @contextlib.contextmanager
@@ -62,18 +123,6 @@ def frozen_bn_stats(module: nn.Module) -> Iterator[None]:
             m.momentum = momentum
             if tracked is not None:
                 m.num_batches_tracked.copy_(tracked)
-
-
-def lean_policy(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> Any:
-    """Selective-checkpoint policy of lean mode: keep the outputs of dense
-    (``groups == 1``) convolutions and fused attention, recompute the rest."""
-    if op is _aten.convolution.default and args[8] == 1:
-        return CheckpointPolicy.MUST_SAVE
-    if op is _aten._nnpack_spatial_convolution.default:  # WinogradConv2d
-        return CheckpointPolicy.MUST_SAVE
-    if op in _ATTENTION_OPS:
-        return CheckpointPolicy.MUST_SAVE
-    return CheckpointPolicy.PREFER_RECOMPUTE
 
 
 @contextlib.contextmanager
@@ -113,11 +162,45 @@ def checkpoint_module(module: nn.Module,
     return checkpoint(fn, *args, use_reentrant=False, context_fn=contexts)
 
 
-def call_checkpointed(module: nn.Module, fn: Callable, *args: Any,
-                      with_cp: bool = False, lean: bool = False) -> Any:
-    """``fn(*args)``, checkpointed when ``module`` trains with gradients:
-    fully if ``with_cp``, else lean if ``lean``; plainly otherwise."""
-    if not (module.training and torch.is_grad_enabled()) \
-            or not (with_cp or lean):
-        return fn(*args)
-    return checkpoint_module(module, fn, *args, lean=not with_cp)
+class ActivationMemoryMixin:
+    """A unit of an ``nn.Module`` model that honours the activation memory
+    setting.
+
+    ``activation_memory`` (class default :data:`DEFAULT_ACTIVATION_MEMORY`)
+    is set per instance by :func:`set_activation_memory`; the unit's
+    ``forward`` passes its computation to :meth:`run_with_activation_memory`.
+    """
+
+    activation_memory: str = DEFAULT_ACTIVATION_MEMORY
+
+    def run_with_activation_memory(self, fn: Callable, *args: Any) -> Any:
+        """``fn(*args)`` under this unit's mode: plainly for 'full', in eval
+        mode or without gradients; else checkpointed by
+        :func:`checkpoint_module` (lean for 'lean')."""
+        mode = check_activation_memory(self.activation_memory,
+                                       type(self).__name__)
+        if mode == 'full' or not (self.training and torch.is_grad_enabled()):
+            return fn(*args)
+        return checkpoint_module(self, fn, *args, lean=mode == 'lean')
+
+
+def set_activation_memory(model: nn.Module, mode: str) -> int:
+    """Set the activation memory mode of every unit of ``model``.
+
+    Args:
+        model: any module; ``model`` itself and each of its submodules that
+            is an :class:`ActivationMemoryMixin` get ``mode``.
+        mode: 'full', 'lean' or 'checkpoint' (see the module docstring).
+
+    Returns:
+        The number of units set (0 if ``model`` has none).
+
+    Raises:
+        ValueError: ``mode`` is not a known mode.
+    """
+    mode = check_activation_memory(mode, type(model).__name__)
+    units = [m for m in model.modules()
+             if isinstance(m, ActivationMemoryMixin)]
+    for unit in units:
+        unit.activation_memory = mode
+    return len(units)

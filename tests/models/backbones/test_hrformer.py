@@ -1,5 +1,6 @@
-"""HRFormer backbone: sizes, parameter counts, drop path, checkpointing,
-freezing, pretrained loading."""
+"""HRFormer backbone: sizes, parameter counts, drop path, freezing,
+pretrained loading (activation memory: tests/models/utils/
+test_activation_memory.py)."""
 import pytest
 import torch
 from tiny_hrformer import TINY
@@ -7,7 +8,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrformer_seg.models.backbones import HRFormer
-from hrformer_seg.models.layers import DropPath, HRFormerBlock
+from hrformer_seg.models.layers import DropPath
 from hrformer_seg.registry import MODELS
 
 
@@ -133,34 +134,6 @@ def test_drop_path_active_in_train_only():
     plain.eval()
     with torch.no_grad():
         torch.testing.assert_close(model(x)[0], plain(x)[0])
-
-
-def test_with_cp_same_outputs_grads_and_bn_buffers():
-    torch.manual_seed(0)
-    ref = HRFormer(**TINY, drop_path_rate=0.3).train()
-    cp = _copy(ref, drop_path_rate=0.3, with_cp=True).train()
-    assert all(m.with_cp for m in cp.modules()
-               if isinstance(m, HRFormerBlock))
-    calls = []
-    cp.stage3[0].branches[1][0].mlp.register_forward_hook(
-        lambda *args: calls.append(1))
-    x = torch.randn(2, 3, 38, 45)
-    results = []
-    for model in (ref, cp):
-        torch.manual_seed(5)  # same drop path draws
-        outs = model(x)
-        sum((o * o).mean() for o in outs).backward()
-        results.append((outs, {k: p.grad
-                               for k, p in model.named_parameters()},
-                        {k: v for k, v in model.state_dict().items()}))
-    (outs_a, grads_a, buf_a), (outs_b, grads_b, buf_b) = results
-    assert len(calls) == 2  # forward, then recomputation in backward
-    for a, b in zip(outs_a, outs_b):
-        torch.testing.assert_close(a, b)
-    for k in grads_a:
-        torch.testing.assert_close(grads_a[k], grads_b[k], msg=k)
-    for k in buf_a:  # running stats updated once, not twice
-        torch.testing.assert_close(buf_a[k], buf_b[k], msg=k)
 
 
 def test_frozen_stages_and_norm_eval():

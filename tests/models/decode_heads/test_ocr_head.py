@@ -10,6 +10,7 @@ from hrformer_seg.models.decode_heads import (
     OCRHead,
     SpatialGather,
 )
+from hrformer_seg.models.layers import SplitConcatConv
 
 
 def test_spatial_gather_one_hot_regions_give_region_means():
@@ -82,28 +83,23 @@ def test_object_attention_uses_key_channel_scaling():
     assert got == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize('norm_cfg', [dict(type='BN'), None])
-def test_fuse_equals_bottleneck_on_the_concatenation(norm_cfg):
-    """The split-weight fusion computes the plain one: the ConvModule on
-    cat([context, feats]), forward and every gradient."""
-    torch.manual_seed(0)
-    block = ObjectAttentionBlock(6, 4, norm_cfg=norm_cfg).train()
-    context = torch.randn(2, 6, 5, 7)
-    feats = torch.randn(2, 6, 5, 7)
-    results = []
-    for fn in (block.fuse,
-               lambda c, f: block.bottleneck(torch.cat([c, f], dim=1))):
-        block.zero_grad()
-        c, f = context.clone().requires_grad_(), feats.clone().requires_grad_()
-        out = fn(c, f)
-        weights = torch.linspace(-1, 1, out.numel()).view_as(out)
-        (out * weights).sum().backward()
-        results.append([out.detach(), c.grad, f.grad] + [
-            p.grad.clone() for p in block.bottleneck.parameters()])
-    assert block.bottleneck.conv.bias is not None or norm_cfg
-    assert len(results[0]) == len(results[1]) >= 4
-    for a, b in zip(*results):
-        torch.testing.assert_close(a, b)
+def test_fusion_is_a_split_concat_conv_with_the_block_settings():
+    """The fusion of [context, feats] is the ConvModule on the
+    concatenation computed by halves (tested against it in
+    tests/models/layers/test_split_concat_conv.py), built from the block's
+    conv/norm/act configs, with the ConvModule's state dict keys."""
+    block = ObjectAttentionBlock(6, 4, norm_cfg=dict(type='BN'),
+                                 conv_cfg=dict(type='WinogradConv2d'))
+    fusion = block.bottleneck
+    assert isinstance(fusion, SplitConcatConv)
+    assert fusion.split_channels == (6, 6)
+    assert type(fusion.conv).__name__ == 'WinogradConv2d'
+    assert sorted(k for k in block.state_dict() if k.startswith(
+        'bottleneck.')) == [
+            'bottleneck.bn.bias', 'bottleneck.bn.num_batches_tracked',
+            'bottleneck.bn.running_mean', 'bottleneck.bn.running_var',
+            'bottleneck.bn.weight', 'bottleneck.conv.weight']
+    assert block.state_dict()['bottleneck.conv.weight'].shape == (6, 12, 1, 1)
 
 
 def test_ocr_head_layers_shapes_and_dependence_on_prev_logits():

@@ -3,6 +3,8 @@ import copy
 
 import pytest
 import torch
+from mmcv.cnn import build_conv_layer
+from mmengine.registry import DefaultScope
 from tiny_hrformer import hrformer_s_ocrnet
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -11,7 +13,6 @@ from hrformer_seg.models.decode_heads import FCNHead, OCRHead
 from hrformer_seg.models.layers import WinogradConv2d
 from hrformer_seg.models.layers.winograd_conv import nnpack_available
 from hrformer_seg.models.utils import fold_batch_norms
-from hrformer_seg.registry import MODELS
 
 needs_nnpack = pytest.mark.skipif(
     not nnpack_available(), reason='torch without NNPACK on this CPU')
@@ -131,11 +132,13 @@ def test_state_dict_is_that_of_conv2d():
     fast, plain = _pair(4, 6, padding=1)
     assert fast.state_dict().keys() == plain.state_dict().keys()
     assert isinstance(fast, nn.Conv2d)
-    # built by name from the registry (the scope-qualified name works
-    # without a default scope, e.g. in mmcv's ConvModule)
-    conv = MODELS.build(dict(type='hrformer_seg.WinogradConv2d',
-                             in_channels=4, out_channels=6, kernel_size=3))
-    assert type(conv) is WinogradConv2d
+
+
+def test_a_conv_type_of_mmcv_with_or_without_default_scope():
+    cfg = dict(type='WinogradConv2d')
+    assert type(build_conv_layer(cfg, 4, 6, 3)) is WinogradConv2d
+    with DefaultScope.overwrite_default_scope('hrformer_seg'):
+        assert type(build_conv_layer(cfg, 4, 6, 3)) is WinogradConv2d
 
 
 def _heads(**kwargs):
@@ -147,30 +150,26 @@ def _heads(**kwargs):
             OCRHead(ocr_channels=8, **common))
 
 
-def test_heads_build_their_3x3_convolutions_as_winograd_by_default():
-    fcn, ocr = _heads()
+def test_heads_use_it_only_when_their_conv_cfg_asks():
+    for head in _heads():  # off by default
+        assert not any(isinstance(m, WinogradConv2d) for m in head.modules())
+    fcn, ocr = _heads(conv_cfg=dict(type='WinogradConv2d'))
     assert [type(m.conv) for m in fcn.convs] == [WinogradConv2d] * 2
     assert type(fcn.conv_cat.conv) is WinogradConv2d
     assert type(ocr.bottleneck.conv) is WinogradConv2d
-    # the 1x1 convolutions stay plain
-    one_by_one = [m for m in ocr.modules() if isinstance(m, nn.Conv2d)
-                  and m.kernel_size == (1, 1)]
-    assert one_by_one and all(type(m) is nn.Conv2d for m in one_by_one)
-    for head in _heads(winograd_conv=False):
-        assert not any(isinstance(m, WinogradConv2d) for m in head.modules())
-    # an explicit conv_cfg wins
-    for head in _heads(conv_cfg=dict(type='Conv2d')):
-        assert not any(isinstance(m, WinogradConv2d) for m in head.modules())
-    fcn_1x1 = FCNHead(in_channels=8, channels=8, num_classes=3,
-                      kernel_size=1)
-    assert not any(isinstance(m, WinogradConv2d) for m in fcn_1x1.modules())
+    # the 1x1 convolutions too (there it is nn.Conv2d's computation),
+    # the OCR fusion included; the classifiers stay nn.Conv2d
+    block = ocr.object_context_block
+    assert type(block.bottleneck.conv) is WinogradConv2d
+    assert type(block.query_project[0].conv) is WinogradConv2d
+    assert type(fcn.conv_seg) is type(ocr.conv_seg) is nn.Conv2d
 
 
 @needs_nnpack
 def test_ocrnet_predictions_match_plain_convolutions_also_bn_folded():
     torch.manual_seed(0)
-    plain = hrformer_s_ocrnet(winograd_conv=False).eval()
-    fast = hrformer_s_ocrnet(winograd_conv=True).eval()
+    plain = hrformer_s_ocrnet().eval()
+    fast = hrformer_s_ocrnet(conv_cfg=dict(type='WinogradConv2d')).eval()
     fast.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
@@ -178,7 +177,7 @@ def test_ocrnet_predictions_match_plain_convolutions_also_bn_folded():
         out = fast(x, mode='tensor')
         folded = copy.deepcopy(fast)
         fold_batch_norms(folded)
-        assert sum(isinstance(m, WinogradConv2d)
+        assert sum(isinstance(m, WinogradConv2d) and m.kernel_size == (3, 3)
                    for m in folded.modules()) == 2
         out_folded = folded(x, mode='tensor')
     for result in (out, out_folded):

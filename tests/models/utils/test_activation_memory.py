@@ -1,8 +1,9 @@
-"""Lean activations: the same training computation with fewer saved tensors.
+"""The activation memory setting: one default, set once, same computation.
 
-Lean mode keeps dense convolution and attention outputs for backward and
-recomputes the rest there. These tests compare it with the plain path (no
-checkpointing) and with full checkpointing (``with_cp``) on tiny models.
+'full' (the default) is plain autograd; 'lean' keeps dense convolution and
+attention outputs for backward and recomputes the rest there; 'checkpoint'
+recomputes everything. These tests check where the setting comes from and
+compare 'lean' and 'checkpoint' with the plain path on tiny models.
 """
 import copy
 
@@ -15,16 +16,24 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from hrformer_seg.models.backbones import HRFormer
-from hrformer_seg.models.decode_heads import (
-    BaseDecodeHead,
-    ObjectAttentionBlock,
+from hrformer_seg.models.decode_heads import BaseDecodeHead
+from hrformer_seg.models.layers import (
+    Bottleneck,
+    HRFormerBlock,
+    SplitConcatConv,
+    WinogradConv2d,
 )
-from hrformer_seg.models.layers import HRFormerBlock, WinogradConv2d
-from hrformer_seg.models.layers.bottleneck import Bottleneck
 from hrformer_seg.models.layers.winograd_conv import nnpack_available
-from hrformer_seg.models.utils.activation_checkpoint import checkpoint_module
+from hrformer_seg.models.utils import (
+    DEFAULT_ACTIVATION_MEMORY,
+    ActivationMemoryMixin,
+    checkpoint_module,
+    set_activation_memory,
+)
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
+
+WINOGRAD = dict(type='WinogradConv2d')
 
 
 class ConvCounter(TorchDispatchMode):
@@ -52,6 +61,92 @@ class ConvCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+def _units(model):
+    return [m for m in model.modules()
+            if isinstance(m, ActivationMemoryMixin)]
+
+
+def _modes(model):
+    return {type(m).__name__: m.activation_memory for m in _units(model)}
+
+
+def _cascade(mode=None, conv_cfg=None, **ocr_kwargs) -> nn.Module:
+    """A tiny HRFormer + FCN/OCR cascade; ``mode`` is the model's
+    activation_memory (None: not set), ``ocr_kwargs`` go to the OCR head."""
+    channels = [8, 16, 24, 32]
+
+    def head(**kwargs):
+        return dict(in_channels=channels, in_index=(0, 1, 2, 3),
+                    input_transform='resize_concat', channels=16,
+                    num_classes=5, norm_cfg=dict(type='BN'),
+                    align_corners=False, conv_cfg=conv_cfg, **kwargs)
+
+    cfg = dict(
+        type='CascadeEncoderDecoder',
+        num_stages=2,
+        data_preprocessor=dict(type='SegDataPreProcessor', pad_val=0,
+                               seg_pad_val=255),
+        backbone=dict(type='HRFormer', drop_path_rate=0.2, **TINY),
+        decode_head=dict(
+            fcn=head(type='FCNHead', num_convs=1, kernel_size=3,
+                     concat_input=False, dropout_ratio=0.1,
+                     loss_decode=dict(type='CrossEntropyLoss',
+                                      loss_weight=0.4)),
+            ocr=head(type='OCRHead', ocr_channels=8, dropout_ratio=0.1,
+                     loss_decode=dict(type='CrossEntropyLoss',
+                                      loss_weight=1.0), **ocr_kwargs)))
+    if mode is not None:
+        cfg['activation_memory'] = mode
+    return MODELS.build(cfg)
+
+
+# ------------------------------------------------------- where it is set
+def test_one_default_full_at_every_level():
+    assert DEFAULT_ACTIVATION_MEMORY == 'full'
+    backbone = HRFormer(**TINY)
+    units = _units(backbone)
+    assert {type(m) for m in units} == {Bottleneck, HRFormerBlock}
+    assert all(m.activation_memory == 'full' for m in units)
+    head = MODELS.build(dict(type='FCNHead', in_channels=4, channels=4,
+                             num_classes=3, num_convs=1))
+    assert isinstance(head, BaseDecodeHead)
+    assert head.activation_memory == 'full'
+    model = _cascade()
+    assert set(_modes(model)) == {'Bottleneck', 'HRFormerBlock', 'FCNHead',
+                                  'OCRHead'}
+    assert set(_modes(model).values()) == {'full'}
+
+
+@pytest.mark.parametrize('mode', ['lean', 'checkpoint'])
+def test_segmentor_sets_every_unit_a_part_may_override(mode):
+    assert set(_modes(_cascade(mode)).values()) == {mode}
+    model = _cascade(mode, activation_memory='full')
+    ocr = model.decode_head[1]
+    assert ocr.activation_memory == 'full'
+    assert {m.activation_memory for m in _units(model) if m is not ocr} \
+        == {mode}
+    # a backbone built on its own takes it too
+    backbone = HRFormer(**TINY, activation_memory=mode)
+    assert set(_modes(backbone).values()) == {mode}
+    # and a built model can be switched afterwards
+    assert set_activation_memory(model, 'full') == len(_units(model))
+    assert set(_modes(model).values()) == {'full'}
+
+
+def test_unknown_modes_are_named():
+    with pytest.raises(ValueError, match="HRFormer.*'lean'.*'none'"):
+        HRFormer(**TINY, activation_memory='none')
+    with pytest.raises(ValueError, match="CascadeEncoderDecoder.*'all'"):
+        _cascade('all')
+    with pytest.raises(ValueError, match='OCRHead.*True'):
+        _cascade(activation_memory=True)
+    # a mode set directly on a unit is checked when it runs
+    block = HRFormer(**TINY).stage2[0].branches[0][0].train()
+    block.activation_memory = 'leann'
+    with pytest.raises(ValueError, match="HRFormerBlock.*'leann'"):
+        block(torch.randn(1, 8, 6, 6))
+
+
 def _backbone_run(model: nn.Module, x: torch.Tensor):
     torch.manual_seed(5)  # same drop path draws
     outs = model(x)
@@ -64,23 +159,12 @@ def _backbone_run(model: nn.Module, x: torch.Tensor):
     return outs, grads, buffers, counter
 
 
-def test_backbone_default_is_lean_and_flags_reach_every_block():
-    model = HRFormer(**TINY)
-    blocks = [m for m in model.modules()
-              if isinstance(m, (HRFormerBlock, Bottleneck))]
-    assert blocks and all(m.lean_activations for m in blocks)
-    plain = HRFormer(**TINY, lean_activations=False)
-    assert not any(getattr(m, 'lean_activations', False)
-                   for m in plain.modules())
-
-
-@pytest.mark.parametrize('mode', ['lean', 'with_cp'])
+# ---------------------------------------- the same computation as 'full'
+@pytest.mark.parametrize('mode', ['lean', 'checkpoint'])
 def test_backbone_same_outputs_grads_and_bn_buffers(mode):
     torch.manual_seed(0)
-    ref = HRFormer(**TINY, drop_path_rate=0.3, lean_activations=False)
-    other = HRFormer(
-        **TINY, drop_path_rate=0.3, lean_activations=mode == 'lean',
-        with_cp=mode == 'with_cp')
+    ref = HRFormer(**TINY, drop_path_rate=0.3)
+    other = HRFormer(**TINY, drop_path_rate=0.3, activation_memory=mode)
     other.load_state_dict(ref.state_dict())
     ref.train()
     other.train()
@@ -105,8 +189,9 @@ def test_backbone_same_outputs_grads_and_bn_buffers(mode):
         assert count_b.dense > 2 * num_blocks  # fc1, fc2 and bottlenecks
 
 
-def test_backbone_eval_and_no_grad_do_not_checkpoint():
-    model = HRFormer(**TINY).eval()
+@pytest.mark.parametrize('mode', ['lean', 'checkpoint'])
+def test_backbone_in_eval_mode_does_not_recompute(mode):
+    model = HRFormer(**TINY, activation_memory=mode).eval()
     x = torch.randn(1, 3, 32, 32, requires_grad=True)
     outs = model(x)
     counter = ConvCounter()
@@ -115,48 +200,17 @@ def test_backbone_eval_and_no_grad_do_not_checkpoint():
     assert counter.dense == counter.grouped == 0
 
 
-def _cascade(lean: bool, with_cp: bool = False) -> nn.Module:
-    channels = [8, 16, 24, 32]
-
-    def head(**kwargs):
-        return dict(in_channels=channels, in_index=(0, 1, 2, 3),
-                    input_transform='resize_concat', channels=16,
-                    num_classes=5, norm_cfg=dict(type='BN'),
-                    align_corners=False, lean_activations=lean,
-                    with_cp=with_cp, **kwargs)
-
-    return MODELS.build(dict(
-        type='CascadeEncoderDecoder',
-        num_stages=2,
-        data_preprocessor=dict(type='SegDataPreProcessor', pad_val=0,
-                               seg_pad_val=255),
-        backbone=dict(type='HRFormer', lean_activations=lean,
-                      with_cp=with_cp,
-                      drop_path_rate=0.2, **TINY),
-        decode_head=dict(
-            fcn=head(type='FCNHead', num_convs=1, kernel_size=3,
-                     concat_input=False, dropout_ratio=0.1,
-                     loss_decode=dict(type='CrossEntropyLoss',
-                                      loss_weight=0.4)),
-            ocr=head(type='OCRHead', ocr_channels=8, dropout_ratio=0.1,
-                     loss_decode=dict(type='CrossEntropyLoss',
-                                      loss_weight=1.0)))))
-
-
-def test_heads_default_is_lean():
-    head = MODELS.build(dict(type='FCNHead', in_channels=4, channels=4,
-                             num_classes=3, num_convs=1))
-    assert isinstance(head, BaseDecodeHead) and head.lean_activations
-
-
-@pytest.mark.parametrize('mode', ['lean', 'with_cp'])
-def test_ocrnet_same_losses_grads_and_buffers_as_plain(mode):
+@pytest.mark.parametrize('conv_cfg', [None, WINOGRAD],
+                         ids=['conv2d', 'winograd'])
+@pytest.mark.parametrize('mode', ['lean', 'checkpoint'])
+def test_ocrnet_same_losses_grads_and_buffers_as_plain(mode, conv_cfg):
     """Whole segmentor, drop path and dropout on: lean (or fully
     checkpointed) heads and backbone give the plain path's losses,
-    gradients and BN statistics."""
+    gradients and BN statistics, with nn.Conv2d or WinogradConv2d in the
+    heads."""
     torch.manual_seed(0)
-    plain = _cascade(lean=False).train()
-    lean = _cascade(lean=True, with_cp=mode == 'with_cp').train()
+    plain = _cascade(conv_cfg=conv_cfg).train()
+    lean = _cascade(mode, conv_cfg=conv_cfg).train()
     lean.load_state_dict(plain.state_dict())
     lean_again = copy.deepcopy(lean)
     inputs = torch.randn(2, 3, 40, 56)
@@ -191,18 +245,18 @@ def test_ocrnet_same_losses_grads_and_buffers_as_plain(mode):
         torch.testing.assert_close(grad_a[k], grad_b[k], msg=k)
     for k in buf_a:
         torch.testing.assert_close(buf_a[k], buf_b[k], msg=k)
-    # lean mode recomputes, plain does not; no dense conv is run twice
-    # in lean mode, nearly all with_cp
+    # lean mode recomputes, plain does not; no dense conv is run twice in
+    # lean mode, nearly all in checkpoint mode
     assert count_a.layer_norms == 0 and count_b.layer_norms > 0
-    checkpointed = [m for m in plain.modules() if isinstance(
-        m, (HRFormerBlock, Bottleneck, BaseDecodeHead))]
     num_dense = sum(isinstance(c, nn.Conv2d) and c.groups == 1
-                    for m in checkpointed for c in m.modules())
-    # the heads' 3x3 convolutions are WinogradConv2d; where NNPACK runs,
-    # their forward shows as one NNPACK call per image instead of a
-    # convolution, and the input gradient adds as many in every mode
-    winograd = [m for m in plain.modules() if isinstance(m, WinogradConv2d)]
-    assert len(winograd) == 2
+                    for m in _units(plain) for c in m.modules())
+    # with conv_cfg=WinogradConv2d, where NNPACK runs, the forward of the
+    # heads' two 3x3 convolutions shows as one NNPACK call per image
+    # instead of a convolution, and their input gradient adds as many in
+    # every mode (1x1 WinogradConv2d are nn.Conv2d's convolutions)
+    winograd = [m for m in plain.modules() if isinstance(m, WinogradConv2d)
+                and m.kernel_size == (3, 3)]
+    assert len(winograd) == (2 if conv_cfg else 0)
     per_conv = len(inputs) if nnpack_available() else 0
     assert count_a.nnpack == per_conv * len(winograd)
     recomputed_winograd = (count_b.nnpack - count_a.nnpack) // len(inputs) \
@@ -211,16 +265,15 @@ def test_ocrnet_same_losses_grads_and_buffers_as_plain(mode):
         assert count_b.dense == 0 and recomputed_winograd == 0
     else:
         # every one but the classifiers, whose outputs backward never needs
-        # (torch stops recomputing once it has all it needs)
-        # (the OCR fusion's 1x1 convolution runs as two, see
-        # ObjectAttentionBlock.fuse)
-        num_fusions = sum(isinstance(m, ObjectAttentionBlock)
+        # (torch stops recomputing once it has all it needs); the OCR
+        # fusion's 1x1 convolution runs as two (SplitConcatConv)
+        num_fusions = sum(isinstance(m, SplitConcatConv)
                           for m in plain.modules())
         assert count_a.dense == 0 and num_fusions == 1
         assert count_b.dense + recomputed_winograd \
             == num_dense + num_fusions - 2
     # and the dropout / drop path draws are replayed, not fresh: a second
-    # lean run with the same seed gives bit-identical gradients
+    # run with the same seed gives bit-identical gradients
     for k in grad_b:
         assert torch.equal(grad_b[k], results[2][1][k]), k
 
@@ -247,15 +300,15 @@ class PeakLiveBytes(TorchDispatchMode):
         return out
 
 
-def test_with_cp_head_rebuilds_one_stage_at_a_time():
-    """with_cp checkpoints the OCR head in stages: backward holds less at
-    once than a checkpoint of the whole head, for the same gradients."""
+def test_checkpoint_head_rebuilds_one_stage_at_a_time():
+    """'checkpoint' checkpoints the OCR head in stages: backward holds less
+    at once than a checkpoint of the whole head, for the same gradients."""
     cfg = dict(type='OCRHead', in_channels=[8, 8], in_index=(0, 1),
                input_transform='resize_concat', channels=32,
                ocr_channels=16, num_classes=3, norm_cfg=dict(type='BN'))
     torch.manual_seed(0)
-    staged = MODELS.build(dict(cfg, with_cp=True)).train()
-    whole = MODELS.build(dict(cfg, lean_activations=False)).train()
+    staged = MODELS.build(dict(cfg, activation_memory='checkpoint')).train()
+    whole = MODELS.build(cfg).train()
     whole.load_state_dict(staged.state_dict())
     feats = [torch.randn(2, 8, 48, 48), torch.randn(2, 8, 24, 24)]
     prev = torch.randn(2, 3, 48, 48)
