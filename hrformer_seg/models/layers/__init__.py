@@ -1,6 +1,5 @@
 """Small building blocks of the models."""
 from .bottleneck import Bottleneck
-from .drop_path import DropPath, drop_path
 from .ffn import MlpDWBN
 from .split_concat_conv import SplitConcatConv
 from .transformer_block import HRFormerBlock
@@ -12,7 +11,7 @@ from .window_attention import (
 from .winograd_conv import WinogradConv2d
 
 __all__ = [
-    'Bottleneck', 'DropPath', 'drop_path', 'MlpDWBN', 'HRFormerBlock',
-    'LocalWindowAttention', 'relative_position_index', 'SplitConcatConv',
-    'window_padding', 'WinogradConv2d'
+    'Bottleneck', 'MlpDWBN', 'HRFormerBlock', 'LocalWindowAttention',
+    'relative_position_index', 'SplitConcatConv', 'window_padding',
+    'WinogradConv2d'
 ]

@@ -1,10 +1,10 @@
 """HRFormer transformer block: window attention + depthwise-conv FFN."""
 from typing import Optional
 
+from mmcv.cnn.bricks import DropPath
 from torch import Tensor, nn
 
 from ..utils.activation_memory import ActivationMemoryMixin
-from .drop_path import DropPath
 from .ffn import MlpDWBN
 from .window_attention import LocalWindowAttention
 
@@ -16,7 +16,8 @@ class HRFormerBlock(ActivationMemoryMixin, nn.Module):
     with ``mlp_ratio * C`` hidden channels; the LayerNorms use eps 1e-6.
     Tokens stay in (N, H, W, C) layout inside the block; the FFN convolutions
     see them as a channels-last (N, C, H, W) tensor, so no copies are made
-    between the two halves.
+    between the two halves. The drop path is mmcv's ``DropPath`` (timm's
+    stochastic depth, as in the official HRFormer).
 
     A unit of the activation memory setting (its ``activation_memory``, see
     :mod:`hrformer_seg.models.utils.activation_memory`): 'lean' keeps the

@@ -3,12 +3,12 @@ pretrained loading (activation memory: tests/models/utils/
 test_activation_memory.py)."""
 import pytest
 import torch
+from mmcv.cnn.bricks import DropPath
 from tiny_hrformer import TINY
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrformer_seg.models.backbones import HRFormer
-from hrformer_seg.models.layers import DropPath
 from hrformer_seg.registry import MODELS
 
 
@@ -105,6 +105,9 @@ def test_drop_path_rates_linear_over_depth_steps():
                     assert rate == pytest.approx(steps[step])
                 step += 1
     assert step == 14
+    for rate in (-0.1, 1.0):
+        with pytest.raises(ValueError, match='drop_path_rate must be in'):
+            HRFormer(**TINY, drop_path_rate=rate)
 
 
 def _copy(model: nn.Module, **kwargs) -> nn.Module:
