@@ -4,8 +4,8 @@ Example::
 
     from hrformer_seg.apis import (inference_model, init_model,
                                    show_result_pyplot)
-    config = 'configs/hrformer/ocrnet_hrformer-s_4x2_512x1024_80k_cityscapes.py'
-    model = init_model(config, 'work_dirs/ocrnet/iter_80000.pth', device='cpu')
+    cfg = 'configs/hrformer/ocrnet_hrformer-s_4x2_512x1024_80k_cityscapes.py'
+    model = init_model(cfg, 'work_dirs/ocrnet/iter_80000.pth', device='cpu')
     result = inference_model(model, 'demo.png')      # SegDataSample
     result.pred_sem_seg.data                         # (1, H, W) train IDs
     show_result_pyplot(model, 'demo.png', result, out_file='demo_pred.png')
@@ -22,15 +22,21 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
 from hrformer_seg.models.utils import fold_batch_norms
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
-from hrformer_seg.engine.checkpoint import load_checkpoint_file
-from hrformer_seg.visualization import (SegLocalVisualizer,
-                                        cityscapes_metainfo, write_rgb)
+from hrformer_seg.utils.checkpoint import (
+    extract_state_dict,
+    load_checkpoint_file,
+)
+from hrformer_seg.utils.device import _replace_syncbn
+from hrformer_seg.visualization import (
+    SegLocalVisualizer,
+    cityscapes_metainfo,
+    write_rgb,
+)
 
 ImageType = Union[str, os.PathLike, np.ndarray]
 ImagesType = Union[ImageType, Sequence[ImageType]]
@@ -60,31 +66,6 @@ def _drop_pretrained(model_cfg: dict) -> None:
         model_cfg['init_cfg'] = None
 
 
-def _replace_syncbn(node) -> None:
-    """SyncBN only runs on GPUs; configs for CPU use plain BN."""
-    if isinstance(node, dict):
-        if node.get('type') in ('SyncBN', 'MMSyncBN', 'TorchSyncBN'):
-            node['type'] = 'BN'
-        for value in node.values():
-            _replace_syncbn(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _replace_syncbn(value)
-
-
-def _state_dict(loaded, source: str) -> dict:
-    """The weights of a loaded file: ``state_dict`` or the mapping itself,
-    without a DataParallel ``module.`` prefix."""
-    weights = loaded.get('state_dict', loaded) if isinstance(
-        loaded, dict) else None
-    if not isinstance(weights, dict) or not weights or not all(
-            isinstance(v, torch.Tensor) for v in weights.values()):
-        raise KeyError(f'{source} holds no state dict of tensors (at the top '
-                       "level or under 'state_dict')")
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in weights.items()}
-
-
 def init_model(config: Union[str, os.PathLike, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -93,8 +74,9 @@ def init_model(config: Union[str, os.PathLike, Config],
     """Build a segmentor from a config and load its trained weights.
 
     The checkpoint is read with ``torch.load(weights_only=True)`` (see
-    :mod:`hrformer_seg.engine.checkpoint`); the backbone's ImageNet
-    ``init_cfg`` is not loaded. On the CPU, SyncBN becomes BN. The model is
+    :mod:`hrformer_seg.utils.checkpoint`); the backbone's ImageNet
+    ``init_cfg`` is not loaded. On the CPU, SyncBN becomes BN in the model
+    config before the model is built. The model is
     returned in eval mode with ``model.cfg`` (the config) and
     ``model.dataset_meta`` (``classes``/``palette`` from the checkpoint's
     ``meta.dataset_meta``, else the 19 Cityscapes classes).
@@ -115,6 +97,8 @@ def init_model(config: Union[str, os.PathLike, Config],
 
     Raises:
         FileNotFoundError: the config or the checkpoint does not exist.
+        CheckpointError: the checkpoint is unreadable, unsafe to load or
+            holds no weights (:mod:`hrformer_seg.utils.checkpoint`).
         KeyError: the checkpoint lacks weights the model needs.
     """
     cfg = _load_config(config)
@@ -125,19 +109,16 @@ def init_model(config: Union[str, os.PathLike, Config],
     model_cfg = copy.deepcopy(cfg.model)
     _drop_pretrained(model_cfg)
     model_cfg['train_cfg'] = None
-    on_cpu = torch.device(device).type == 'cpu'
-    if on_cpu:
-        _replace_syncbn(model_cfg)
+    if torch.device(device).type == 'cpu':  # SyncBN only runs on GPUs
+        _replace_syncbn(model_cfg, 'model', [])
     init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
     model = MODELS.build(model_cfg)
-    if on_cpu:
-        model = revert_sync_batchnorm(model)
     model.cfg = cfg
 
     dataset_meta = None
     if checkpoint is not None:
         loaded = load_checkpoint_file(checkpoint, map_location='cpu')
-        state_dict = _state_dict(loaded, os.fspath(checkpoint))
+        state_dict = extract_state_dict(loaded, os.fspath(checkpoint))
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
         if missing:
             raise KeyError(

@@ -9,6 +9,7 @@ import torch
 
 from hrformer_seg.apis import inference_model, init_model, show_result_pyplot
 from hrformer_seg.structures import SegDataSample
+from hrformer_seg.utils.checkpoint import CheckpointError
 from hrformer_seg.visualization import cityscapes_metainfo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,20 @@ def test_checkpoint_round_trip(model, data_root, tmp_path):
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
     assert loaded.dataset_meta['classes'] == meta['classes']
+
+
+def test_checkpoint_of_a_wrapped_model_and_bad_weights(model, data_root,
+                                                      tmp_path):
+    # DataParallel/DDP 'module.' prefixes are stripped
+    path = tmp_path / 'ddp.pth'
+    torch.save(dict(state_dict={f'module.{k}': v for k, v in
+                                model.state_dict().items()}), path)
+    loaded = init_model(TINY_CFG, str(path))
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    torch.save(dict(state_dict=dict(weights=[1, 2])), tmp_path / 'bad.pth')
+    with pytest.raises(CheckpointError, match='bad.pth'):
+        init_model(TINY_CFG, str(tmp_path / 'bad.pth'))
 
 
 def test_bad_files_are_named(model, data_root, tmp_path):
