@@ -196,6 +196,20 @@ def test_confusion_matrix_from_dir_and_pkl(data_root, tmp_path, capsys):
                                str(tmp_path / 'show_pkl2')]), expected)
 
 
+def test_confusion_matrix_counts_as_iou_metric_does():
+    label = np.array([[0, 1], [255, 1]], np.uint8)
+    pred = np.array([[0, 0], [1, 1]], np.uint8)
+    matrix = confusion_matrix.accumulate(np.zeros((2, 2), np.int64), pred,
+                                         label)
+    assert matrix.tolist() == [[1, 0], [1, 1]]  # the 255 pixel left out
+    for bad_pred, bad_label in ((pred, np.full((2, 2), 7)),
+                                (np.full((2, 2), 2), label)):
+        with pytest.raises(ValueError, match='outside 0..1.*img.png|'
+                           'img.png.*outside 0..1'):
+            confusion_matrix.accumulate(np.zeros((2, 2), np.int64),
+                                        bad_pred, bad_label, name='img.png')
+
+
 def test_confusion_matrix_iou_by_hand():
     matrix = np.array([[3, 1], [0, 0]])
     iou = confusion_matrix.iou_from_confusion(matrix)

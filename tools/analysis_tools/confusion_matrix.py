@@ -1,7 +1,8 @@
 """Confusion matrix of test predictions against the ground truth.
 
     python tools/analysis_tools/confusion_matrix.py CONFIG PREDICTION \\
-        --show-dir DIR [--title TITLE] [--color-theme Blues] [--cfg-options ...]
+        --show-dir DIR [--title TITLE] [--color-theme Blues] \\
+        [--cfg-options ...]
 
 PREDICTION is either
 
@@ -10,7 +11,8 @@ PREDICTION is either
   the ground truth comes from the config's test dataset
   (``test_dataloader.dataset``), matched by image stem; or
 - a ``.pkl`` file of mmengine's ``DumpResults`` metric
-  (``test_evaluator = [..., dict(type='DumpResults', out_file_path='r.pkl')]``),
+  (``test_evaluator = [..., dict(type='DumpResults',
+  out_file_path='r.pkl')]``),
   a list of data samples as dicts with ``pred_sem_seg`` and ``gt_sem_seg``
   (or ``seg_map_path``). Pickles can run code when loaded: only open files
   you made.
@@ -18,7 +20,9 @@ PREDICTION is either
 Writes ``DIR/confusion_matrix.png`` (rows: ground truth, normalised to 100%
 per row; columns: prediction) and ``DIR/confusion_matrix.npy`` (raw pixel
 counts, int64, (K, K)), and prints the IoU of every class computed from it.
-Pixels labelled ``ignore_index`` (255) are left out.
+Pixels labelled ``ignore_index`` (255) are left out. The pixels are counted
+and the IoU computed by the functions ``IoUMetric`` uses
+(:mod:`hrformer_seg.evaluation.metrics.iou_metric`).
 """
 import argparse
 import os
@@ -29,6 +33,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import cv2
 import matplotlib
 import numpy as np
+import torch
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
@@ -36,6 +41,11 @@ from mmengine.utils import ProgressBar
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
+from hrformer_seg.evaluation.metrics import (  # noqa: E402
+    areas_from_confusion,
+    areas_to_metrics,
+    confusion_matrix,
+)
 from hrformer_seg.registry import DATASETS, TRANSFORMS  # noqa: E402
 from hrformer_seg.utils.tool_setup import load_config  # noqa: E402
 
@@ -43,33 +53,27 @@ Pair = Tuple[np.ndarray, np.ndarray, str]  # prediction, label, name
 
 
 def accumulate(confusion: np.ndarray, pred: np.ndarray, label: np.ndarray,
-               ignore_index: int = 255) -> np.ndarray:
+               ignore_index: int = 255, name: str = 'image') -> np.ndarray:
     """Add one image's pixels to a (K, K) matrix (rows: label, cols: pred).
 
-    Labels equal to ``ignore_index`` or outside [0, K) are skipped;
-    predictions outside [0, K) raise.
+    Counted by :func:`hrformer_seg.evaluation.metrics.confusion_matrix`,
+    the counting of ``IoUMetric``: labels equal to ``ignore_index`` are
+    skipped; other labels or predictions outside [0, K) raise a
+    ``ValueError`` naming ``name``.
     """
-    num_classes = confusion.shape[0]
-    if pred.shape != label.shape:
-        raise ValueError(f'prediction {pred.shape} and label {label.shape} '
-                         'differ in size')
-    keep = (label != ignore_index) & (label >= 0) & (label < num_classes)
-    pred = pred[keep].astype(np.int64)
-    if pred.size and (pred.min() < 0 or pred.max() >= num_classes):
-        raise ValueError(f'predicted class {int(pred.max())} is outside the '
-                         f'{num_classes} classes of the dataset')
-    confusion += np.bincount(
-        num_classes * label[keep].astype(np.int64) + pred,
-        minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    counts = confusion_matrix(torch.from_numpy(np.asarray(pred, np.int64)),
+                              torch.from_numpy(np.asarray(label, np.int64)),
+                              confusion.shape[0], ignore_index, name)
+    confusion += counts.numpy()
     return confusion
 
 
 def iou_from_confusion(confusion: np.ndarray) -> np.ndarray:
-    """Per-class IoU = TP / (TP + FP + FN), NaN for classes never seen."""
-    tp = np.diag(confusion).astype(np.float64)
-    union = confusion.sum(0) + confusion.sum(1) - tp
-    with np.errstate(divide='ignore', invalid='ignore'):
-        return np.where(union > 0, tp / union, np.nan)
+    """Per-class IoU = TP / (TP + FP + FN), NaN for classes never seen
+    (``IoUMetric``'s areas and formula)."""
+    areas = areas_from_confusion(
+        torch.from_numpy(np.asarray(confusion, np.int64)))
+    return areas_to_metrics(*areas)['IoU']
 
 
 def plot_confusion_matrix(confusion: np.ndarray, classes: Sequence[str],
@@ -214,10 +218,7 @@ def compute(config: str, prediction: str,
     confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
     progress = ProgressBar(total)
     for pred, label, name in pairs:
-        try:
-            accumulate(confusion, pred, label, ignore_index)
-        except ValueError as err:
-            raise ValueError(f'{name}: {err}') from err
+        accumulate(confusion, pred, label, ignore_index, name)
         progress.update()
     return confusion, classes
 

@@ -21,22 +21,26 @@ def as_dict(sample) -> dict:
     return sample.to_dict() if isinstance(sample, BaseDataElement) else sample
 
 
-def intersect_and_union(pred: torch.Tensor, label: torch.Tensor,
-                        num_classes: int, ignore_index: int,
-                        name: str = 'image'
-                        ) -> Tuple[torch.Tensor, ...]:
-    """Per-class pixel areas of one image.
+def confusion_matrix(pred: torch.Tensor, label: torch.Tensor,
+                     num_classes: int, ignore_index: int,
+                     name: str = 'image') -> torch.Tensor:
+    """Pixel counts of one image by (label, prediction) class pair.
+
+    The one counting of the package: :func:`intersect_and_union` (and so
+    :class:`IoUMetric`) and ``tools/analysis_tools/confusion_matrix.py``
+    derive their areas from it.
 
     Args:
         pred: (H, W) predicted class IDs.
-        label: (H, W) ground-truth class IDs, ``ignore_index`` excluded.
-        num_classes: number of classes.
+        label: (H, W) ground-truth class IDs; pixels equal to
+            ``ignore_index`` are left out.
+        num_classes: number of classes ``K``.
         ignore_index: label value left out.
         name: named in errors (the image path).
 
     Returns:
-        Four (num_classes,) int64 tensors: intersection, union, prediction
-        area and label area, all counted over non-ignored pixels.
+        (K, K) int64 tensor on the device of the inputs: entry ``[i, j]``
+        counts the non-ignored pixels labelled ``i`` and predicted ``j``.
 
     Raises:
         ValueError: shapes differ, or a value is not a valid class.
@@ -55,12 +59,49 @@ def intersect_and_union(pred: torch.Tensor, label: torch.Tensor,
                              f'{bad.tolist()[:10]} outside 0..'
                              f'{num_classes - 1} (ignore_index '
                              f'{ignore_index})')
-    area_inter = torch.bincount(pred[pred == label], minlength=num_classes)
-    area_pred = torch.bincount(pred, minlength=num_classes)
-    area_label = torch.bincount(label, minlength=num_classes)
+    counts = torch.bincount(num_classes * label + pred,
+                            minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def areas_from_confusion(confusion: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    """Per-class areas of a (K, K) confusion matrix (rows: label, columns:
+    prediction).
+
+    Returns:
+        Four (K,) tensors: intersection (the diagonal), union, prediction
+        area (column sums) and label area (row sums).
+    """
+    area_inter = torch.diagonal(confusion).clone()
+    area_pred = confusion.sum(0)
+    area_label = confusion.sum(1)
     area_union = area_pred + area_label - area_inter
-    return (area_inter.cpu(), area_union.cpu(), area_pred.cpu(),
-            area_label.cpu())
+    return area_inter, area_union, area_pred, area_label
+
+
+def intersect_and_union(pred: torch.Tensor, label: torch.Tensor,
+                        num_classes: int, ignore_index: int,
+                        name: str = 'image'
+                        ) -> Tuple[torch.Tensor, ...]:
+    """Per-class pixel areas of one image (:func:`confusion_matrix`, then
+    :func:`areas_from_confusion`).
+
+    Args:
+        pred: (H, W) predicted class IDs.
+        label: (H, W) ground-truth class IDs, ``ignore_index`` excluded.
+        num_classes: number of classes.
+        ignore_index: label value left out.
+        name: named in errors (the image path).
+
+    Returns:
+        Four (num_classes,) int64 CPU tensors: intersection, union,
+        prediction area and label area, all counted over non-ignored pixels.
+
+    Raises:
+        ValueError: shapes differ, or a value is not a valid class.
+    """
+    confusion = confusion_matrix(pred, label, num_classes, ignore_index, name)
+    return areas_from_confusion(confusion.cpu())
 
 
 def areas_to_metrics(inter: np.ndarray, union: np.ndarray, pred: np.ndarray,

@@ -6,6 +6,11 @@ import torch
 from mmengine.structures import PixelData
 
 from hrformer_seg.evaluation import IoUMetric
+from hrformer_seg.evaluation.metrics import (
+    areas_from_confusion,
+    confusion_matrix,
+    intersect_and_union,
+)
 from hrformer_seg.structures import SegDataSample
 
 CLASSES = ('a', 'b', 'c', 'd', 'e')  # 'e' never appears anywhere
@@ -68,6 +73,29 @@ def test_against_a_hand_made_confusion_matrix():
     res0 = run(IoUMetric(nan_to_num=0), pairs)
     assert res0['mIoU'] == pytest.approx(100 * np.nan_to_num(iou).mean(),
                                          abs=0.01)
+
+
+def test_one_counting_confusion_matrix_and_its_areas():
+    pairs = data(3)
+    total = torch.zeros(5, 5, dtype=torch.int64)
+    for pred, label in pairs:
+        counts = confusion_matrix(torch.as_tensor(pred),
+                                  torch.as_tensor(label), 5, 255)
+        assert counts.dtype == torch.int64 and counts.shape == (5, 5)
+        inter, union, area_pred, area_label = intersect_and_union(
+            torch.as_tensor(pred), torch.as_tensor(label), 5, 255)
+        keep = label != 255
+        assert area_label.tolist() == np.bincount(label[keep],
+                                                  minlength=5).tolist()
+        assert area_pred.tolist() == np.bincount(pred[keep],
+                                                 minlength=5).tolist()
+        assert inter.tolist() == np.bincount(
+            label[keep][pred[keep] == label[keep]], minlength=5).tolist()
+        assert torch.equal(union, area_pred + area_label - inter)
+        total += counts
+    assert np.array_equal(total.numpy(), confusion(pairs, 5))
+    assert [a.tolist() for a in areas_from_confusion(
+        torch.tensor([[3, 1], [0, 0]]))] == [[3, 0], [4, 1], [3, 1], [4, 0]]
 
 
 def test_dice_and_fscore():
