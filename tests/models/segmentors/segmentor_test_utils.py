@@ -36,38 +36,32 @@ class TinySegTestBackbone(nn.Module):
         return tuple(outs)
 
 
-def fcn_cfg(num_classes: int = 5, **kwargs) -> dict:
-    cfg = dict(
-        type='FCNHead',
+def _head_cfg(head_type: str, num_classes: int, loss_weight: float,
+              **fields) -> dict:
+    """A head config on the four TinySegTestBackbone outputs."""
+    return dict(
+        type=head_type,
         in_channels=list(TINY_CHANNELS),
         in_index=(0, 1, 2, 3),
         input_transform='resize_concat',
         channels=8,
-        num_convs=1,
-        kernel_size=3,
-        concat_input=False,
         dropout_ratio=-1,
         num_classes=num_classes,
         norm_cfg=dict(type='BN'),
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4))
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=loss_weight),
+        **fields)
+
+
+def fcn_cfg(num_classes: int = 5, **kwargs) -> dict:
+    cfg = _head_cfg('FCNHead', num_classes, 0.4, num_convs=1, kernel_size=3,
+                    concat_input=False)
     cfg.update(kwargs)
     return cfg
 
 
 def ocr_cfg(num_classes: int = 5, **kwargs) -> dict:
-    cfg = dict(
-        type='OCRHead',
-        in_channels=list(TINY_CHANNELS),
-        in_index=(0, 1, 2, 3),
-        input_transform='resize_concat',
-        channels=8,
-        ocr_channels=4,
-        dropout_ratio=-1,
-        num_classes=num_classes,
-        norm_cfg=dict(type='BN'),
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0))
+    cfg = _head_cfg('OCRHead', num_classes, 1.0, ocr_channels=4)
     cfg.update(kwargs)
     return cfg
 

@@ -105,3 +105,27 @@ def test_config_errors():
         _model(test_cfg=dict(mode='slide', crop_size=(8, 8)))
     with pytest.raises(TypeError, match='CascadeEncoderDecoder'):
         _model(decode_head=dict(fcn=fcn_cfg()))
+
+
+def test_activation_memory_reaches_every_head():
+    model = _model(activation_memory='checkpoint',
+                   auxiliary_head=[fcn_cfg(num_classes=4),
+                                   fcn_cfg(num_classes=4,
+                                           activation_memory='lean')])
+    assert model.decode_head.activation_memory == 'checkpoint'
+    assert [h.activation_memory for h in model.auxiliary_head] == [
+        'checkpoint', 'lean']
+    # a model none of whose parts has the setting says so
+    with pytest.raises(ValueError, match="'lean', but none of its parts"):
+        MODELS.build(dict(type='EncoderDecoder',
+                          backbone=dict(type='TinySegTestBackbone'),
+                          decode_head=dict(type='PlainTestHead'),
+                          activation_memory='lean'))
+
+
+@MODELS.register_module(force=True)
+class PlainTestHead(torch.nn.Module):
+    """A head without the activation memory setting."""
+
+    align_corners = False
+    num_classes = out_channels = 2
