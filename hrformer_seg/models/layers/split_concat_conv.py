@@ -1,6 +1,7 @@
 """A ConvModule over concatenated inputs, without the concatenation."""
 from typing import Optional, Sequence, Tuple, Union
 
+import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor
 from torch.func import functional_call
@@ -27,7 +28,10 @@ class SplitConcatConv(ConvModule):
     k), the norm under mmcv's name, e.g. ``bn``), so weights of a
     ``ConvModule`` on the concatenation load unchanged. Each slice runs
     through the convolution layer's own ``forward`` (with the slice in place
-    of its weight), so conv types chosen by ``conv_cfg`` are respected.
+    of its weight, ``torch.func.functional_call``), so conv types chosen by
+    ``conv_cfg`` are respected. While tracing, scripting, compiling or
+    exporting (ONNX, TorchScript, ``torch.export``), where that call is not
+    available, the layer is the ConvModule on the concatenation.
 
     Args:
         in_channels: channels of each input, in concatenation order.
@@ -136,6 +140,8 @@ class SplitConcatConv(ConvModule):
             raise ValueError(
                 f'SplitConcatConv: inputs with channels {channels}, built '
                 f'for {self.split_channels}')
+        if _graph_capture():
+            return super().forward(torch.cat(inputs, dim=1))
         x = self._conv(inputs)
         for layer in self.order[1:]:
             if layer == 'norm' and self.with_norm:
@@ -143,3 +149,10 @@ class SplitConcatConv(ConvModule):
             elif layer == 'act' and self.with_activation:
                 x = self.activate(x)
         return x
+
+
+def _graph_capture() -> bool:
+    """Whether a tracer, scripter, compiler or exporter is running."""
+    return (torch.jit.is_tracing() or torch.jit.is_scripting()
+            or torch.compiler.is_compiling()
+            or torch.onnx.is_in_onnx_export())

@@ -91,3 +91,15 @@ class _GroupedConv(nn.Conv2d):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **dict(kwargs, groups=2))
+
+
+def test_tracing_sees_the_conv_module_on_the_concatenation():
+    """functional_call is not traceable: traced, the layer is the
+    ConvModule on torch.cat (ONNX / TorchScript export)."""
+    split, plain = _pair((3, 5), 4, norm_cfg=dict(type='BN'))
+    split.eval()
+    plain.eval()
+    a, b = torch.randn(1, 3, 6, 7), torch.randn(1, 5, 6, 7)
+    traced = torch.jit.trace(split, (a, b))
+    assert 'aten::cat' in str(traced.graph)
+    torch.testing.assert_close(traced(a, b), plain(torch.cat([a, b], 1)))
