@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override settings of the config, key=value (e.g. '
-        'train_dataloader.batch_size=4 model.backbone.with_cp=True)')
+        'train_dataloader.batch_size=4 model.activation_memory=checkpoint)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
