@@ -15,7 +15,8 @@ from hrformer_seg.utils.tool_setup import build_runner, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
@@ -56,7 +57,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
+def trigger_visualization_hook(cfg: Config,
+                               args: argparse.Namespace) -> Config:
     hooks = cfg.default_hooks
     if 'visualization' not in hooks:
         raise RuntimeError(

@@ -31,7 +31,7 @@ from hrformer_seg.utils.checkpoint import (
     extract_state_dict,
     load_checkpoint_file,
 )
-from hrformer_seg.utils.device import _replace_syncbn
+from hrformer_seg.utils.device import replace_syncbn
 from hrformer_seg.visualization import (
     SegLocalVisualizer,
     cityscapes_metainfo,
@@ -110,7 +110,7 @@ def init_model(config: Union[str, os.PathLike, Config],
     _drop_pretrained(model_cfg)
     model_cfg['train_cfg'] = None
     if torch.device(device).type == 'cpu':  # SyncBN only runs on GPUs
-        _replace_syncbn(model_cfg, 'model', [])
+        replace_syncbn(model_cfg, 'model', [])
     init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
     model = MODELS.build(model_cfg)
     model.cfg = cfg

@@ -9,13 +9,21 @@ without replay), ``FiniteLossOptimWrapper`` (no step on a NaN loss) and
 ``GroupedOptimWrapperConstructor``. Importing it only registers them; the
 tools call :func:`register_safe_local_loader`.
 """
-from .checkpoint import (AtomicLocalBackend, CheckpointError, atomic_save,
-                         latest_checkpoint, load_training_checkpoint,
-                         register_safe_local_loader)
+from .checkpoint import (
+    AtomicLocalBackend,
+    CheckpointError,
+    atomic_save,
+    latest_checkpoint,
+    load_training_checkpoint,
+    register_safe_local_loader,
+)
 from .hooks import AtomicCheckpointHook, ExactResumeHook, FoldBatchNormHook
 from .loops import NonFiniteLossError, ResumableIterBasedTrainLoop
-from .optimizers import (FiniteLossOptimWrapper,
-                         GroupedOptimWrapperConstructor, merge_param_groups)
+from .optimizers import (
+    FiniteLossOptimWrapper,
+    GroupedOptimWrapperConstructor,
+    merge_param_groups,
+)
 from .sampler import ResumableInfiniteSampler, SeededDataset, SeededIndex
 
 __all__ = [

@@ -19,7 +19,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _seeded_dataloader_cfg(cfg: dict) -> dict:
-    """``cfg`` with its dataset wrapped in :class:`SeededDataset` and its
+    """With a resumable sampler: the dataset wrapped in SeededDataset, the
     sampler held (iterators empty) until the loop gives it a start."""
     sampler = cfg.get('sampler')
     sampler_type = sampler.get('type') if isinstance(sampler, dict) else None
@@ -39,40 +39,26 @@ def _seeded_dataloader_cfg(cfg: dict) -> dict:
     return cfg
 
 
-def _format_terms(log_vars: Dict) -> str:
-    terms = []
-    for name, value in log_vars.items():
-        if isinstance(value, torch.Tensor):
-            value = value.detach().float().mean().item()
-        terms.append(f'{name}={value:.6g}' if isinstance(value, float)
-                     else f'{name}={value}')
-    return ', '.join(terms)
-
-
 @LOOPS.register_module()
 class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
     """mmengine's ``IterBasedTrainLoop`` that resumes bit-exactly.
 
-    With a :class:`ResumableInfiniteSampler`, the data stream starts where
-    the checkpoint left off (no batch is drawn and discarded) and each
-    sample's augmentation is seeded by its position in the stream. The
-    random states of the checkpoint are restored right before the first
-    resumed iteration, and validation runs with them saved and restored, so
-    the training stream is the same with or without validation and resumes.
-    :class:`~hrformer_seg.engine.hooks.ExactResumeHook` saves and hands over
-    the state.
-
-    A non-finite loss (seen by
-    :class:`~hrformer_seg.engine.optim_wrapper.FiniteLossOptimWrapper`, which
-    then does not step) stops training with :class:`NonFiniteLossError`
-    naming the iteration and each loss term, before any hook sees the step.
+    With a :class:`ResumableInfiniteSampler` the data stream starts where the
+    checkpoint left off (nothing is drawn and discarded) and augmentation is
+    seeded by stream position. The checkpoint's random states (handed over
+    by :class:`~hrformer_seg.engine.hooks.ExactResumeHook`) are restored
+    right before the first resumed iteration; validation runs with them
+    saved and restored. When
+    :class:`~hrformer_seg.engine.optimizers.FiniteLossOptimWrapper` saw a
+    non-finite loss (and did not step), training stops with
+    :class:`NonFiniteLossError` naming the iteration and each loss term,
+    before any hook sees the step.
 
     Args:
-        runner, dataloader, max_iters, val_begin, val_interval,
-            dynamic_intervals: as for ``IterBasedTrainLoop``.
-        skip_nonfinite: skip such a step instead of stopping: the weights
-            and the buffers (BN statistics) are kept as they were, and the
-            step is counted as ``nonfinite_skipped`` in the message hub.
+        skip_nonfinite: skip such a step instead (weights and buffers, e.g.
+            BN statistics, are kept as they were; counted as
+            ``nonfinite_skipped`` in the message hub).
+        others: as for ``IterBasedTrainLoop``.
     """
 
     def __init__(self,
@@ -121,8 +107,7 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
     def load_state_dict(self, state: dict, at_iter: int,
                         rng_state: Optional[dict] = None) -> None:
         """Continues the stream of a checkpoint taken after ``at_iter``
-        iterations; ``rng_state`` (this rank's) is applied when training
-        starts."""
+        iterations; this rank's ``rng_state`` is set when training starts."""
         self._stream_iter = at_iter
         self._stream_samples = int(state['samples_seen'])
         if self.sampler is not None and 'sampler' in state:
@@ -137,12 +122,10 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
             self.sampler.set_start(self.samples_seen(self._iter))
             self.dataloader_iterator = iter(self.dataloader)
         elif self._iter > 0:
-            print_log(
-                f'The train sampler cannot start at a position: drawing and '
-                f'discarding {self._iter} batches, and the resumed run will '
-                "not be exact. Use sampler=dict(type="
-                "'ResumableInfiniteSampler').",
-                logger='current', level=logging.WARNING)
+            print_log(f'Drawing and discarding {self._iter} batches (the '
+                      'sampler cannot start at a position): the resumed run '
+                      "is not exact. Use ResumableInfiniteSampler.",
+                      logger='current', level=logging.WARNING)
             for _ in range(self._iter):
                 next(self.dataloader_iterator)
         if self._pending_rng_state is not None:
@@ -166,9 +149,8 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         return self.runner.model
 
     def _stop_workers(self) -> None:
-        # the infinite stream's workers would otherwise keep their prefetched
-        # batches until the garbage collector finds them, stalling whatever
-        # runs then; torch has no public call for it
+        # else the workers keep their prefetched batches until the garbage
+        # collector finds them, stalling whatever runs then (no public call)
         iterator = self.dataloader_iterator
         shutdown = getattr(iterator, '_shutdown_workers', None)
         if shutdown is not None:
@@ -200,7 +182,8 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         if is_distributed():
             where += (' (on at least one rank; terms of rank '
                       f'{self.runner.rank})')
-        terms = _format_terms(outputs) if isinstance(outputs, dict) else ''
+        terms = ', '.join(
+            f'{k}={float(v):.6g}' for k, v in (outputs or {}).items())
         hub = self.runner.message_hub
         if saved is None:
             last = hub.get_info('last_ckpt')

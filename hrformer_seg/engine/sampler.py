@@ -1,22 +1,16 @@
-"""An infinite sampler that resumes at a position, with per-sample seeds.
+"""An infinite sampler that starts anywhere, with a seed per sample.
 
 mmengine's ``IterBasedTrainLoop`` resumes by drawing and discarding every
-batch already trained on, which re-reads (and re-augments) all those images,
-and the augmentation after a resume still differs: each data loader worker's
-RNGs depend on which samples it happened to process before.
+batch already trained on, and the augmentation after a resume still differs:
+each worker's RNGs depend on which samples it happened to process before.
 
-:class:`ResumableInfiniteSampler` instead defines one global stream of
-samples: sample ``n`` (counted over all ranks) is entry ``n mod len`` of the
-permutation of epoch ``n // len``, and rank ``r`` of ``W`` takes samples
-``r, r + W, r + 2W, ...`` from its start offset. Starting at any offset costs
-nothing, so a resumed run reads only the images it has not trained on.
-
-Each index it yields is a :class:`SeededIndex`, an ``int`` carrying the seed
-of sample ``n``; :class:`SeededDataset` seeds python's ``random``, numpy and
-torch with it right before running the wrapped dataset's pipeline, inside the
-worker that loads it. Random augmentation then depends only on the sample's
-position in the stream, not on the worker, the number of workers or where
-the run was resumed.
+:class:`ResumableInfiniteSampler` defines one global stream: sample ``n``
+(counted over all ranks) is entry ``n mod len`` of the permutation of epoch
+``n // len``, and rank ``r`` of ``W`` takes samples ``r, r + W, ...`` from its
+start. Each index it yields is a :class:`SeededIndex` carrying the seed of
+sample ``n``; :class:`SeededDataset` seeds python, numpy and torch with it
+right before the wrapped dataset's pipeline runs, in the worker that loads
+it. Augmentation then depends only on the sample's position in the stream.
 """
 from typing import Any, Iterator, Optional, Sized
 
@@ -26,16 +20,16 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from torch.utils.data import Dataset, Sampler, get_worker_info
 
 from hrformer_seg.registry import DATA_SAMPLERS
-from .random_state import (mix_seed, preserved_rng_state, sample_seed,
-                           seed_everything)
+from .random_state import (
+    mix_seed,
+    preserved_rng_state,
+    sample_seed,
+    seed_everything,
+)
 
 
 class SeededIndex(int):
-    """A dataset index that carries the random seed of its sample.
-
-    It is an ``int``, so a dataset that knows nothing of seeds still works
-    with it.
-    """
+    """A dataset index (an ``int``) that carries its sample's seed."""
 
     seed: int
 
@@ -58,12 +52,12 @@ class ResumableInfiniteSampler(Sampler):
     Args:
         dataset: the dataset (only its length is used).
         shuffle: a new random permutation every epoch, else 0..len-1.
-        seed: base seed of the permutations and of the per-sample seeds; the
-            runner passes ``randomness.seed``. None: a random seed shared by
+        seed: base seed of the permutations and of the per-sample seeds (the
+            runner passes ``randomness.seed``); None: a random seed shared by
             all ranks.
-        start: global sample at which iterators start (see
-            :meth:`set_start`); None holds them empty until ``set_start`` is
-            called, so that a data loader built before a resume reads nothing.
+        start: global sample at which iterators start (:meth:`set_start`);
+            None holds them empty until ``set_start`` is called, so that a
+            data loader built before a resume reads nothing.
     """
 
     def __init__(self,
@@ -81,31 +75,23 @@ class ResumableInfiniteSampler(Sampler):
         self._epoch_cache = (-1, None)
 
     def set_start(self, start: int) -> None:
-        """The next iterator starts at global sample ``start``.
-
-        ``start`` counts samples over all ranks: after ``k`` iterations of
-        batch size ``B`` on ``W`` ranks it is ``k * B * W``.
-        """
+        """The next iterator starts at global sample ``start`` (after ``k``
+        iterations of batch size ``B`` on ``W`` ranks: ``k * B * W``)."""
         if start < 0:
             raise ValueError(f'start must be >= 0, got {start}')
         self.start = int(start)
 
-    def _permutation(self, epoch: int) -> np.ndarray:
-        cached_epoch, perm = self._epoch_cache
-        if cached_epoch != epoch:
+    def index_at(self, position: int) -> int:
+        """Dataset index of global sample ``position``."""
+        epoch, offset = divmod(position, self.size)
+        if self._epoch_cache[0] != epoch:
+            perm = np.arange(self.size)
             if self.shuffle:
                 generator = torch.Generator()
                 generator.manual_seed(mix_seed(self.seed, epoch, 1))
                 perm = torch.randperm(self.size, generator=generator).numpy()
-            else:
-                perm = np.arange(self.size)
             self._epoch_cache = (epoch, perm)
-        return perm
-
-    def index_at(self, position: int) -> int:
-        """Dataset index of global sample ``position``."""
-        epoch, offset = divmod(position, self.size)
-        return int(self._permutation(epoch)[offset])
+        return int(self._epoch_cache[1][offset])
 
     def __iter__(self) -> Iterator[SeededIndex]:
         if self.start is None:
@@ -139,24 +125,18 @@ class ResumableInfiniteSampler(Sampler):
 class SeededDataset(Dataset):
     """Runs ``dataset[i]`` with the RNGs seeded by ``i.seed``.
 
-    Indices without a ``seed`` (plain ints) are passed through unchanged.
-    Inside a data loader worker the global RNGs are simply reseeded; in the
-    main process (``num_workers=0``) they are restored afterwards, so the
-    model's random stream is not disturbed by data loading.
-
-    Every other attribute (``metainfo``, ``pipeline``, ...) is the wrapped
+    Plain ``int`` indices pass through unchanged. In a data loader worker the
+    global RNGs are simply reseeded; in the main process (``num_workers=0``)
+    they are restored afterwards, so the model's random stream is not
+    disturbed. Every other attribute (``metainfo``, ...) is the wrapped
     dataset's.
-
-    Args:
-        dataset: the dataset to wrap, e.g. an mmengine ``BaseDataset``.
     """
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
 
     def __getattr__(self, name: str) -> Any:
-        # only called for attributes not found on the wrapper itself; no
-        # dunders (e.g. a wrapped `__getitems__` would bypass the seeding)
+        # no dunders: a wrapped `__getitems__` would bypass the seeding
         if name == 'dataset' or name.startswith('__'):
             raise AttributeError(name)
         return getattr(self.dataset, name)
@@ -168,9 +148,9 @@ class SeededDataset(Dataset):
         seed = getattr(index, 'seed', None)
         if seed is None:
             return self.dataset[index]
-        if get_worker_info() is None:
-            with preserved_rng_state():
-                seed_everything(seed)
-                return self.dataset[int(index)]
-        seed_everything(seed)
-        return self.dataset[int(index)]
+        if get_worker_info() is not None:
+            seed_everything(seed)
+            return self.dataset[int(index)]
+        with preserved_rng_state():
+            seed_everything(seed)
+            return self.dataset[int(index)]

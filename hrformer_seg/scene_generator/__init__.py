@@ -42,20 +42,20 @@ line.
 """
 from .geometry import rasterise
 from .labels import (
-                     DRAWN_CLASSES,
-                     ID_TO_TRAIN_ID,
-                     LABEL_IDS,
-                     OPTIONAL_CLASSES,
-                     TRAIN_IDS,
-                     class_pixel_shares,
+    DRAWN_CLASSES,
+    ID_TO_TRAIN_ID,
+    LABEL_IDS,
+    OPTIONAL_CLASSES,
+    TRAIN_IDS,
+    class_pixel_shares,
 )
 from .scene import Scene, render_scene
 from .writer import (
-                     CITIES,
-                     generate_cityscapes_like,
-                     scene_name,
-                     scene_rng,
-                     write_scene,
+    CITIES,
+    generate_cityscapes_like,
+    scene_name,
+    scene_rng,
+    write_scene,
 )
 
 __all__ = [

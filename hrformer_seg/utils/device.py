@@ -5,17 +5,27 @@ import torch
 from mmengine.config import Config
 
 
-def _replace_syncbn(node: Any, path: str, changed: List[str]) -> Any:
+def replace_syncbn(node: Any, path: str, changed: List[str]) -> Any:
+    """Turns every SyncBN norm config under ``node`` into BN, in place.
+
+    Args:
+        node: a config (dict, list or value).
+        path: the key path of ``node``, e.g. ``'model'``.
+        changed: receives the key paths of the replaced norm configs.
+
+    Returns:
+        ``node``.
+    """
     if isinstance(node, dict):
         if node.get('type') in ('SyncBN', 'MMSyncBN', 'TorchSyncBN'):
             node['type'] = 'BN'
             changed.append(path or '<root>')
         for key, value in node.items():
-            _replace_syncbn(value, f'{path}.{key}' if path else str(key),
+            replace_syncbn(value, f'{path}.{key}' if path else str(key),
                             changed)
     elif isinstance(node, (list, tuple)):
         for i, value in enumerate(node):
-            _replace_syncbn(value, f'{path}.{i}', changed)
+            replace_syncbn(value, f'{path}.{i}', changed)
     return node
 
 
@@ -36,7 +46,7 @@ def adapt_cfg_to_device(cfg: Config) -> List[str]:
     messages = []
     changed: List[str] = []
     if 'model' in cfg:
-        _replace_syncbn(cfg.model, 'model', changed)
+        replace_syncbn(cfg.model, 'model', changed)
     if changed:
         messages.append(
             'CUDA is not available: SyncBN replaced by BN in '

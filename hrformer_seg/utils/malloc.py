@@ -11,7 +11,7 @@ training step then holds several hundred MiB more than its live tensors, and
 the peak creeps up from one iteration to the next.
 
 A fixed threshold (:func:`set_mmap_threshold`, or ``env_cfg =
-dict(malloc_mmap_threshold=...)`` in a config run by ``SegRunner``) gives
+dict(malloc_mmap_threshold=...)`` in a config run by the tools) gives
 each tensor at least that large its own mapping: the resident memory then
 follows the live tensors, at the price of page faults on every new block.
 Nothing here touches GPU memory.

@@ -1,4 +1,4 @@
-"""What the tools share: loading a config; for train.py and test.py, building a runner."""
+"""What the tools share: loading a config and building a runner."""
 import datetime
 import os
 import os.path as osp
@@ -11,14 +11,16 @@ from mmengine.runner import Runner
 
 from hrformer_seg.engine import register_safe_local_loader
 from hrformer_seg.registry import RUNNERS
-from hrformer_seg.utils.config_errors import (ConfigBuildError,
-                                              config_error_context)
+from hrformer_seg.utils.config_errors import (
+    ConfigBuildError,
+    config_error_context,
+)
 from hrformer_seg.utils.device import adapt_cfg_to_device
 from hrformer_seg.utils.malloc import apply_env_cfg
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """Loads ``config`` and applies ``--cfg-options`` (the tools' common start).
+    """Loads ``config`` and applies ``--cfg-options`` (every tool's start).
 
     Raises:
         FileNotFoundError: naming ``config`` when it does not exist.
@@ -37,7 +39,7 @@ def load_tool_config(config: str,
                      launcher: str = 'none') -> Config:
     """Loads ``config``, applies ``--cfg-options`` and sets the work dir.
 
-    The work dir defaults to ``./work_dirs/<config name>`` as in MMSegmentation.
+    The work dir defaults to ``./work_dirs/<config name>`` (as in MMSeg).
 
     Raises:
         FileNotFoundError: naming ``config`` when it does not exist.
@@ -89,10 +91,10 @@ def init_distributed(cfg: Config) -> None:
     if cfg.get('launcher') != 'pytorch' or torch_dist.is_initialized():
         return
     if not cuda:
-        wrapper = cfg.setdefault('model_wrapper_cfg', dict(
+        cfg.setdefault('model_wrapper_cfg', dict(
             type='MMDistributedDataParallel', broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False)))
-        wrapper.setdefault('device_ids', None)
+        cfg.model_wrapper_cfg.setdefault('device_ids', None)
     elastic = 'TORCHELASTIC_RESTART_COUNT' in os.environ
     if cuda and not elastic:
         return  # mmengine's init_dist

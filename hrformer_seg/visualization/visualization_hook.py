@@ -22,7 +22,8 @@ class SegVisualizationHook(Hook):
     Nothing is drawn unless ``draw=True``. Where the pictures go:
 
     - through the runner's visualiser backends (``cfg.visualizer``):
-      ``LocalVisBackend`` writes ``<save_dir>/vis_data/vis_image/<name>_<step>.png``
+      ``LocalVisBackend`` writes
+      ``<save_dir>/vis_data/vis_image/<name>_<step>.png``
       (``save_dir`` defaults to ``<work_dir>/<timestamp>``), or
       ``<save_dir>/vis_image/...`` when the backend config sets its own
       ``save_dir``; ``TensorboardVisBackend`` adds image summaries.

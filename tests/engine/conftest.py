@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import torch
 
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TOY_CONFIG = HERE / 'toy_config.py'

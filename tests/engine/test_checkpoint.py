@@ -16,13 +16,21 @@ from mmengine.logging import HistoryBuffer
 from mmengine.model.weight_init import PretrainedInit
 from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
 
-from hrformer_seg.engine import (CheckpointError, atomic_save,
-                                 register_safe_local_loader)
-from hrformer_seg.engine.checkpoint import (UnencodableValueError, decode,
-                                            encode, latest_checkpoint,
-                                            remove_stale_temp_files)
-from hrformer_seg.engine.checkpoint import \
-    load_training_checkpoint as load_checkpoint_file
+from hrformer_seg.engine import (
+    CheckpointError,
+    atomic_save,
+    register_safe_local_loader,
+)
+from hrformer_seg.engine.checkpoint import (
+    UnencodableValueError,
+    decode,
+    encode,
+    latest_checkpoint,
+    remove_stale_temp_files,
+)
+from hrformer_seg.engine.checkpoint import (
+    load_training_checkpoint as load_checkpoint_file,
+)
 
 UNPICKLED = []
 

@@ -14,8 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import (TOY_CONFIG, TRAIN_PY, changed_entries, derived_config,
-                      final_weights, subprocess_env)
+from conftest import (
+    TOY_CONFIG,
+    TRAIN_PY,
+    changed_entries,
+    derived_config,
+    final_weights,
+    subprocess_env,
+)
 
 
 def torchrun(args, cwd: Path) -> subprocess.Popen:

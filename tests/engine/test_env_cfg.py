@@ -1,9 +1,10 @@
-"""SegRunner's own ``env_cfg`` key, through tools/train.py."""
+"""The tools' own ``env_cfg`` key (malloc_mmap_threshold), through
+tools/train.py."""
 import pytest
+from conftest import TOY_CONFIG, train_in_process
 
 import hrformer_seg.utils.malloc as malloc
 from hrformer_seg.utils.config_errors import ConfigBuildError
-from conftest import TOY_CONFIG, train_in_process
 
 
 def test_malloc_mmap_threshold_is_applied(tmp_path, monkeypatch):

@@ -13,10 +13,17 @@ import signal
 
 import pytest
 import torch
-from conftest import (TOY_CONFIG, changed_entries, derived_config, describe,
-                      final_weights, train_in_process, train_subprocess)
-from toy_components import records
+from conftest import (
+    TOY_CONFIG,
+    changed_entries,
+    derived_config,
+    describe,
+    final_weights,
+    train_in_process,
+    train_subprocess,
+)
 from torch.utils.data import DataLoader
+from toy_components import records
 
 from hrformer_seg.engine import ResumableInfiniteSampler, SeededDataset
 from hrformer_seg.registry import DATASETS

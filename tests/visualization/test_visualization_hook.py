@@ -12,10 +12,9 @@ from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from torch.utils.data import Dataset
 
-from hrformer_seg.visualization import SegVisualizationHook
 from hrformer_seg.registry import HOOKS
 from hrformer_seg.structures import SegDataSample
-from hrformer_seg.visualization import SegLocalVisualizer
+from hrformer_seg.visualization import SegLocalVisualizer, SegVisualizationHook
 
 H, W = 12, 20
 

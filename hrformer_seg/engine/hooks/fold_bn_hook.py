@@ -1,4 +1,4 @@
-"""Fold BN into convolutions before testing (``tools/test.py --fuse-conv-bn``)."""
+"""Fold BN into convolutions before testing (``test.py --fuse-conv-bn``)."""
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 

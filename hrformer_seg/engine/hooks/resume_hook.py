@@ -21,13 +21,12 @@ def state_dict_mismatches(model_state: Dict[str, torch.Tensor],
     problems = [f'{key}: in the model, missing in the checkpoint'
                 for key in model_state if key not in ckpt_state]
     for key, value in ckpt_state.items():
+        shape = tuple(getattr(value, 'shape', ()))
         if key not in model_state:
             problems.append(f'{key}: in the checkpoint, not in the model')
-        elif (isinstance(value, torch.Tensor)
-              and tuple(value.shape) != tuple(model_state[key].shape)):
-            problems.append(
-                f'{key}: checkpoint shape {tuple(value.shape)}, model shape '
-                f'{tuple(model_state[key].shape)}')
+        elif shape != tuple(model_state[key].shape):
+            problems.append(f'{key}: checkpoint shape {shape}, model shape '
+                            f'{tuple(model_state[key].shape)}')
     return problems
 
 
@@ -35,25 +34,40 @@ def state_dict_mismatches(model_state: Dict[str, torch.Tensor],
 class ExactResumeHook(Hook):
     """Makes training checkpoints weights-only loadable and exactly resumable.
 
-    Saving (``before_save_checkpoint``, on every rank): adds every rank's
-    random states (``rng_states``) and the position of the sample stream
-    (``train_loop``, with
+    Saving (``before_save_checkpoint``): adds every rank's random states
+    (gathered in ``after_train_iter`` before a checkpoint is written) and
+    the sample stream position (with
     :class:`~hrformer_seg.engine.loops.ResumableIterBasedTrainLoop`), then
-    encodes the checkpoint into tensors and plain values
-    (:func:`~hrformer_seg.engine.checkpoint.encode`), so that it loads with
-    ``torch.load(weights_only=True)``. Message hub entries that cannot be
-    encoded are left out with a warning.
+    :func:`~hrformer_seg.engine.checkpoint.encode` s the checkpoint so that
+    it loads with ``torch.load(weights_only=True)``; message hub entries that
+    cannot be encoded are left out with a warning.
 
     Resuming (``after_load_checkpoint`` with ``resume=True``): refuses a
-    checkpoint whose model keys and shapes or dataset classes differ from
-    this config's (the error lists them) and hands this rank's random states
-    and the stream position to the loop. The config text stored in the
-    checkpoint is never executed.
-
-    It also warns when training starts with components that can lose work.
+    checkpoint whose model keys/shapes or dataset classes differ from this
+    config's (the error lists them) and hands this rank's random states and
+    the stream position to the loop. The config text stored in a checkpoint
+    is never executed. Training with components that can lose work is
+    warned about when it starts.
     """
 
-    priority = 'LOWEST'  # encode after the other hooks added their entries
+    # after the hooks that add entries to a checkpoint (EMA: NORMAL), before
+    # CheckpointHook (VERY_LOW) writes one
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self._rng_states = None
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        # Runner.save_checkpoint runs on rank 0 only: gather every rank's
+        # random states (a collective) when a checkpoint is to be written
+        if is_distributed() and any(
+                isinstance(hook, CheckpointHook) and not hook.by_epoch and (
+                    hook.every_n_train_iters(runner, hook.interval,
+                                             hook.save_begin)
+                    or (hook.save_last and hook.is_last_train_iter(runner)))
+                for hook in runner.hooks):
+            self._rng_states = all_gather_object(get_rng_state())
 
     def before_train(self, runner) -> None:
         from ..loops import ResumableIterBasedTrainLoop
@@ -77,9 +91,8 @@ class ExactResumeHook(Hook):
                 'set ' + '; '.join(advice) + '.')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        rng_state = get_rng_state()
-        checkpoint['rng_states'] = (all_gather_object(rng_state)
-                                    if is_distributed() else [rng_state])
+        checkpoint['rng_states'] = self._rng_states or [get_rng_state()]
+        self._rng_states = None
         checkpoint['meta']['world_size'] = runner.world_size
         if hasattr(runner.train_loop, 'state_dict'):
             checkpoint['train_loop'] = runner.train_loop.state_dict(
@@ -134,18 +147,15 @@ class ExactResumeHook(Hook):
                                  rng_state)
         elif rng_state is not None:
             set_rng_state(rng_state)
+        runner.logger.info(
+            f'Resumed from {source} at iteration {meta["iter"]}')
 
     @staticmethod
     def _rng_state_of_this_rank(runner, checkpoint: dict):
-        states = checkpoint.get('rng_states')
-        if not states:
-            runner.logger.warning('the checkpoint holds no random states: '
-                                  'the resumed run will not repeat the '
-                                  'original')
-            return None
+        states = checkpoint.get('rng_states') or []
         if len(states) != runner.world_size:
             runner.logger.warning(
-                f'the checkpoint was written by {len(states)} processes, '
-                f'this run has {runner.world_size}: the random states cannot '
-                'be matched and the resumed run will not repeat the original')
+                f'the checkpoint holds the random states of {len(states)} '
+                f'processes, this run has {runner.world_size}: the resumed '
+                'run will not repeat the original')
         return states[runner.rank] if runner.rank < len(states) else None

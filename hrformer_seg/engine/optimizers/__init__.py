@@ -1,6 +1,8 @@
 from .finite_loss_wrapper import FiniteLossOptimWrapper
-from .grouped_constructor import (GroupedOptimWrapperConstructor,
-                                  merge_param_groups)
+from .grouped_constructor import (
+    GroupedOptimWrapperConstructor,
+    merge_param_groups,
+)
 
 __all__ = [
     'FiniteLossOptimWrapper', 'GroupedOptimWrapperConstructor',
