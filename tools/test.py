@@ -4,14 +4,19 @@ The command line of MMSegmentation's tools/test.py. ``--tta`` evaluates with
 the multi-scale + flip pipeline of the config (``tta_pipeline``).
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 
 import hrformer_seg  # noqa: F401  (registers everything)
 from hrformer_seg.utils.config_errors import config_error_context
-from hrformer_seg.utils.tool_setup import build_runner, load_tool_config
+from hrformer_seg.utils.tool_setup import (
+    add_cfg_options,
+    add_launcher_args,
+    build_runner,
+    load_tool_config,
+    set_local_rank,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,20 +45,10 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='fold BN layers into the convolutions before them (faster, '
         'same results up to float rounding)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_cfg_options(parser)
+    add_launcher_args(parser)
     args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    set_local_rank(args)
     return args
 
 

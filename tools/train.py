@@ -7,14 +7,20 @@ import logging
 import os
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 
 import hrformer_seg  # noqa: F401  (registers everything)
 from hrformer_seg.engine.checkpoint import checkpoints_in, latest_checkpoint
 from hrformer_seg.utils.checkpoint import CheckpointError
 from hrformer_seg.utils.config_errors import config_error_context
-from hrformer_seg.utils.tool_setup import build_runner, load_tool_config
+from hrformer_seg.utils.tool_setup import (
+    add_cfg_options,
+    add_launcher_args,
+    build_runner,
+    load_tool_config,
+    set_local_rank,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,23 +40,11 @@ def parse_args() -> argparse.Namespace:
         default=False,
         help='automatic mixed precision (fp16 autocast + dynamic loss '
         'scaling; needs CUDA)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value (e.g. '
-        'train_dataloader.batch_size=4 model.activation_memory=checkpoint)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or
-    # --local_rank (older); torchrun sets LOCAL_RANK instead.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_cfg_options(parser, 'train_dataloader.batch_size=4 '
+                    'model.activation_memory=checkpoint')
+    add_launcher_args(parser)
     args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    set_local_rank(args)
     return args
 
 

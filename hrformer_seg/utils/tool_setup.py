@@ -1,4 +1,5 @@
 """What the tools share: loading a config and building a runner."""
+import argparse
 import datetime
 import os
 import os.path as osp
@@ -6,7 +7,7 @@ from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from hrformer_seg.engine import register_safe_local_loader
@@ -17,6 +18,29 @@ from hrformer_seg.utils.config_errors import (
 )
 from hrformer_seg.utils.device import adapt_cfg_to_device
 from hrformer_seg.utils.malloc import apply_env_cfg
+
+
+def add_cfg_options(parser: argparse.ArgumentParser,
+                    example: str = '') -> None:
+    """Adds the tools' ``--cfg-options key=value ...``."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value' + (
+            f' (e.g. {example})' if example else ''))
+
+
+def add_launcher_args(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--launcher`` and the ``--local-rank`` that
+    ``torch.distributed.launch`` passes (torchrun sets ``LOCAL_RANK``)."""
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def set_local_rank(args: argparse.Namespace) -> None:
+    """``LOCAL_RANK`` from ``--local-rank`` unless the launcher set it."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:

@@ -15,12 +15,11 @@ import os
 import os.path as osp
 
 import numpy as np
-from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 from hrformer_seg.registry import DATASETS
-from hrformer_seg.utils.tool_setup import load_config
+from hrformer_seg.utils.tool_setup import add_cfg_options, load_config
 from hrformer_seg.visualization import SegLocalVisualizer
 
 
@@ -41,11 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='seconds a shown picture stays')
     parser.add_argument('--alpha', type=float, default=0.5,
                         help='opacity of the label colours')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

@@ -34,7 +34,6 @@ import cv2
 import matplotlib
 import numpy as np
 import torch
-from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
@@ -47,7 +46,10 @@ from hrformer_seg.evaluation.metrics import (  # noqa: E402
     confusion_matrix,
 )
 from hrformer_seg.registry import DATASETS, TRANSFORMS  # noqa: E402
-from hrformer_seg.utils.tool_setup import load_config  # noqa: E402
+from hrformer_seg.utils.tool_setup import (  # noqa: E402
+    add_cfg_options,
+    load_config,
+)
 
 Pair = Tuple[np.ndarray, np.ndarray, str]  # prediction, label, name
 
@@ -236,11 +238,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--title', default='Normalized confusion matrix')
     parser.add_argument('--color-theme', default='Blues',
                         help='a matplotlib colormap name')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

@@ -17,9 +17,9 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 from _benchmarks import import_benchmarks
-from mmengine.config import DictAction
 
 from hrformer_seg.apis import init_model
+from hrformer_seg.utils.tool_setup import add_cfg_options
 
 #: ``benchmarks.flops``: the FLOP count shared with benchmark.py
 flop_count = import_benchmarks('flops')
@@ -38,11 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--max-depth', type=int, default=3,
         help='module depth of the per-module table')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

@@ -5,20 +5,14 @@
 """
 import argparse
 
-from mmengine.config import DictAction
-
-from hrformer_seg.utils.tool_setup import load_config
+from hrformer_seg.utils.tool_setup import add_cfg_options, load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Print a config with its _base_ files merged in')
     parser.add_argument('config', help='config file')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value')
+    add_cfg_options(parser)
     parser.add_argument(
         '--save-path', help='also write the merged config to this .py file')
     return parser.parse_args(argv)
