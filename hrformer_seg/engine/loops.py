@@ -71,8 +71,11 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
                  skip_nonfinite: bool = False) -> None:
         if isinstance(dataloader, dict):
             dataloader = _seeded_dataloader_cfg(dataloader)
-        super().__init__(runner, dataloader, max_iters, val_begin,
-                         val_interval, dynamic_intervals)
+        # the (held) iterator made here draws a seed from torch's RNG: keep
+        # it from shifting the random stream of the model's initialisation
+        with preserved_rng_state():
+            super().__init__(runner, dataloader, max_iters, val_begin,
+                             val_interval, dynamic_intervals)
         self.skip_nonfinite = skip_nonfinite
         # `_stream_samples` samples (over all ranks) were drawn before
         # iteration `_stream_iter`
