@@ -46,7 +46,7 @@ def one_torch_thread():
 def data_root(tiny_cityscapes):
     """``tiny_cityscapes`` exported as ``TINY_CITYSCAPES`` for configs that
     read their data root from the environment
-    (tests/apis/tiny_ocrnet_hrformer.py)."""
+    (tests/helpers/tiny_ocrnet_config.py)."""
     import os
     old = os.environ.get('TINY_CITYSCAPES')
     os.environ['TINY_CITYSCAPES'] = str(tiny_cityscapes)

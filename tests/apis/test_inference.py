@@ -1,5 +1,4 @@
 """init_model / inference_model / show_result_pyplot and the demo scripts."""
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,10 +10,11 @@ from hrformer_seg.apis import inference_model, init_model, show_result_pyplot
 from hrformer_seg.structures import SegDataSample
 from hrformer_seg.utils.checkpoint import CheckpointError
 from hrformer_seg.visualization import cityscapes_metainfo
+from tests.helpers.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY_CFG = str(Path(__file__).resolve().parent / 'tiny_ocrnet_hrformer.py')
-sys.path.insert(0, str(ROOT / 'demo'))
+TINY_CFG = str(ROOT / 'tests' / 'helpers' / 'tiny_ocrnet_config.py')
+DEMO = ROOT / 'demo'
 
 
 # tiny tensors run faster on one torch thread (shared fixture in
@@ -132,7 +132,7 @@ def test_show_result_pyplot(model, val_images, tmp_path):
 
 
 def test_image_demo(model, data_root, val_images, tmp_path):
-    import image_demo
+    image_demo = load_script(DEMO / 'image_demo.py')
     out, mask = tmp_path / 'demo.png', tmp_path / 'mask.png'
     image_demo.main([val_images[0], TINY_CFG, '--out-file', str(out),
                      '--mask-file', str(mask), '--opacity', '0.7'])
@@ -144,7 +144,7 @@ def test_image_demo(model, data_root, val_images, tmp_path):
 
 
 def test_folder_demo(data_root, tmp_path):
-    import folder_demo
+    folder_demo = load_script(DEMO / 'folder_demo.py')
     src = data_root / 'leftImg8bit' / 'val'
     written = folder_demo.main([str(src), TINY_CFG, '--out-dir',
                                 str(tmp_path / 'out'), '--recursive',
@@ -158,7 +158,7 @@ def test_folder_demo(data_root, tmp_path):
 
 
 def test_video_demo(data_root, val_images, tmp_path):
-    import video_demo
+    video_demo = load_script(DEMO / 'video_demo.py')
     frame = cv2.imread(val_images[0])
     h, w = frame.shape[:2]
     video = str(tmp_path / 'in.avi')

@@ -1,87 +1,13 @@
-"""Running the toy training config, in this process or in a subprocess.
-
-Both ways go through tools/train.py (its ``main()`` in-process), so the tests
-exercise the command line users run.
-"""
-import importlib.util
-import os
+"""Fixtures of the engine tests (the run helpers are in
+tests/helpers/engine_runs.py)."""
 import random
-import subprocess
-import sys
-import uuid
 from pathlib import Path
-from typing import List, Sequence
 
 import numpy as np
 import pytest
 import torch
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-TOY_CONFIG = HERE / 'toy_config.py'
-TRAIN_PY = ROOT / 'tools' / 'train.py'
-
-
-def subprocess_env() -> dict:
-    path = [str(ROOT), str(HERE), os.environ.get('PYTHONPATH', '')]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
-
-
-def derived_config(tmp_path: Path, name: str, body: str) -> Path:
-    """A config file inheriting the toy config, plus ``body``."""
-    path = tmp_path / f'{name}.py'
-    path.write_text(f"_base_ = ['{TOY_CONFIG}']\n{body}\n")
-    return path
-
-
-def train_subprocess(args: Sequence, cwd: Path, timeout: float = 300
-                     ) -> subprocess.CompletedProcess:
-    """``python tools/train.py *args`` (returns the finished process)."""
-    return subprocess.run(
-        [sys.executable, str(TRAIN_PY), *map(str, args)], cwd=cwd,
-        env=subprocess_env(), capture_output=True, text=True,
-        timeout=timeout)
-
-
-def _load_train_tool():
-    spec = importlib.util.spec_from_file_location('hrformer_seg_train_tool',
-                                                  TRAIN_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def train_in_process(config: Path, work_dir: Path, *args: str,
-                     options: Sequence[str] = ()):
-    """Runs tools/train.py's ``main()`` here; returns the runner.
-
-    A unique ``experiment_name`` keeps mmengine's global message hub and
-    logger of one run from being reused by the next.
-    """
-    tool = _load_train_tool()
-    argv = [str(TRAIN_PY), str(config), '--work-dir', str(work_dir), *args,
-            '--cfg-options', f'experiment_name={uuid.uuid4().hex[:12]}',
-            *options]
-    built = []
-    real_build = tool.build_runner
-
-    def build_and_keep(*args, **kwargs):
-        runner = real_build(*args, **kwargs)
-        built.append(runner)
-        return runner
-
-    old_argv = sys.argv
-    tool.build_runner = build_and_keep
-    sys.argv = argv
-    try:
-        tool.main()
-    finally:
-        sys.argv = old_argv
-    return built[0]
-
-
-def final_weights(work_dir: Path, name: str = 'iter_12.pth') -> dict:
-    return torch.load(work_dir / name, weights_only=True)['state_dict']
+from tests.helpers.engine_runs import TOY_CONFIG, train_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -107,14 +33,3 @@ def reference_run(tmp_path_factory) -> Path:
         'default_hooks.checkpoint.max_keep_ckpts=2',
         f'train_dataloader.dataset.pipeline.0.log_file={work_dir}/reads.txt'])
     return work_dir
-
-
-def describe(proc: subprocess.CompletedProcess) -> str:
-    return (f'exit code {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\n'
-            f'stderr:\n{proc.stderr[-3000:]}')
-
-
-def changed_entries(a: dict, b: dict) -> List[str]:
-    keys = sorted(set(a) | set(b))
-    return [k for k in keys
-            if k not in a or k not in b or not torch.equal(a[k], b[k])]

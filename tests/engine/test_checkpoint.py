@@ -10,7 +10,6 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import TOY_CONFIG, train_in_process
 from mmengine.config import ConfigDict
 from mmengine.logging import HistoryBuffer
 from mmengine.model.weight_init import PretrainedInit
@@ -31,6 +30,7 @@ from hrformer_seg.engine.checkpoint import (
 from hrformer_seg.engine.checkpoint import (
     load_training_checkpoint as load_checkpoint_file,
 )
+from tests.helpers.engine_runs import TOY_CONFIG, train_in_process
 
 UNPICKLED = []
 

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from tests.helpers.engine_runs import (
     TOY_CONFIG,
     TRAIN_PY,
     changed_entries,

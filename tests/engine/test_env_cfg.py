@@ -1,10 +1,10 @@
 """The tools' own ``env_cfg`` key (malloc_mmap_threshold), through
 tools/train.py."""
 import pytest
-from conftest import TOY_CONFIG, train_in_process
 
 import hrformer_seg.utils.malloc as malloc
 from hrformer_seg.utils.config_errors import ConfigBuildError
+from tests.helpers.engine_runs import TOY_CONFIG, train_in_process
 
 
 def test_malloc_mmap_threshold_is_applied(tmp_path, monkeypatch):

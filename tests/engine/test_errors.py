@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TOY_CONFIG, train_in_process
 
 from hrformer_seg.engine import CheckpointError
 from hrformer_seg.utils.config_errors import ConfigBuildError
+from tests.helpers.engine_runs import TOY_CONFIG, train_in_process
 
 
 def _copy_run(reference_run: Path, tmp_path: Path) -> Path:

@@ -6,9 +6,9 @@ NaN weights and writes them into every later checkpoint.
 """
 import pytest
 import torch
-from conftest import TOY_CONFIG, train_in_process
 
 from hrformer_seg.engine import NonFiniteLossError
+from tests.helpers.engine_runs import TOY_CONFIG, train_in_process
 
 
 def _finite(state: dict) -> bool:

@@ -13,7 +13,11 @@ import signal
 
 import pytest
 import torch
-from conftest import (
+from torch.utils.data import DataLoader
+
+from hrformer_seg.engine import ResumableInfiniteSampler, SeededDataset
+from hrformer_seg.registry import DATASETS
+from tests.helpers.engine_runs import (
     TOY_CONFIG,
     changed_entries,
     derived_config,
@@ -22,11 +26,7 @@ from conftest import (
     train_in_process,
     train_subprocess,
 )
-from torch.utils.data import DataLoader
-from toy_components import records
-
-from hrformer_seg.engine import ResumableInfiniteSampler, SeededDataset
-from hrformer_seg.registry import DATASETS
+from tests.helpers.toy_engine import records
 
 BATCH, WORKERS, PREFETCH = 2, 2, 2  # toy_config.py; PREFETCH: torch default
 

@@ -3,7 +3,6 @@ confusion_matrix, browse_dataset on a tiny model and dataset."""
 import argparse
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import cv2
@@ -15,16 +14,17 @@ from mmengine.structures import PixelData
 from mmengine.visualization import LocalVisBackend
 
 from hrformer_seg.structures import SegDataSample
+from tests.helpers.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY_CFG = str(ROOT / 'tests' / 'apis' / 'tiny_ocrnet_hrformer.py')
-sys.path.insert(0, str(ROOT / 'tools' / 'analysis_tools'))
+TINY_CFG = str(ROOT / 'tests' / 'helpers' / 'tiny_ocrnet_config.py')
+ANALYSIS = ROOT / 'tools' / 'analysis_tools'
 
-import analyze_logs  # noqa: E402
-import browse_dataset  # noqa: E402
-import confusion_matrix  # noqa: E402
-import get_flops  # noqa: E402
-import print_config  # noqa: E402
+analyze_logs = load_script(ANALYSIS / 'analyze_logs.py')
+browse_dataset = load_script(ANALYSIS / 'browse_dataset.py')
+confusion_matrix = load_script(ANALYSIS / 'confusion_matrix.py')
+get_flops = load_script(ANALYSIS / 'get_flops.py', siblings=['_benchmarks'])
+print_config = load_script(ANALYSIS / 'print_config.py')
 
 # tiny tensors run faster on one torch thread (shared fixture in
 # tests/conftest.py)

@@ -1,6 +1,5 @@
 """tools/deployment: ONNX export with onnxruntime parity, ONNX inference."""
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -9,15 +8,16 @@ import pytest
 import torch
 
 from hrformer_seg.apis import inference_model, init_model
+from tests.helpers.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY_CFG = str(ROOT / 'tests' / 'apis' / 'tiny_ocrnet_hrformer.py')
-sys.path.insert(0, str(ROOT / 'tools' / 'deployment'))
+TINY_CFG = str(ROOT / 'tests' / 'helpers' / 'tiny_ocrnet_config.py')
+DEPLOYMENT = ROOT / 'tools' / 'deployment'
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
-import onnx_inference  # noqa: E402
-import pytorch2onnx  # noqa: E402
+onnx_inference = load_script(DEPLOYMENT / 'onnx_inference.py')
+pytorch2onnx = load_script(DEPLOYMENT / 'pytorch2onnx.py')
 
 CLASSES = [f'class{i}' for i in range(19)]
 PALETTE = [[(37 * i) % 256, (91 * i) % 256, (53 * i + 7) % 256]

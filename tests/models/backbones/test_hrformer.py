@@ -4,12 +4,12 @@ test_activation_memory.py)."""
 import pytest
 import torch
 from mmcv.cnn.bricks import DropPath
-from tiny_hrformer import TINY
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrformer_seg.models.backbones import HRFormer
 from hrformer_seg.registry import MODELS
+from tests.helpers.tiny_hrformer import TINY
 
 
 def strided_sizes(size: int):

@@ -5,7 +5,6 @@ import pytest
 import torch
 from mmcv.cnn import build_conv_layer
 from mmengine.registry import DefaultScope
-from tiny_hrformer import hrformer_s_ocrnet
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -13,6 +12,7 @@ from hrformer_seg.models.decode_heads import FCNHead, OCRHead
 from hrformer_seg.models.layers import WinogradConv2d
 from hrformer_seg.models.layers.winograd_conv import nnpack_available
 from hrformer_seg.models.utils import fold_batch_norms
+from tests.helpers.tiny_hrformer import hrformer_s_ocrnet
 
 needs_nnpack = pytest.mark.skipif(
     not nnpack_available(), reason='torch without NNPACK on this CPU')

@@ -1,14 +1,14 @@
 """CascadeEncoderDecoder: FCN -> OCR chain, list/dict stages, training."""
 import pytest
 import torch
-from segmentor_test_utils import (
+
+from hrformer_seg.registry import MODELS
+from tests.helpers.segmentors import (
     cascade_cfg,
     fcn_cfg,
     ocr_cfg,
     sample_with_label,
 )
-
-from hrformer_seg.registry import MODELS
 
 
 def _build(**kwargs):

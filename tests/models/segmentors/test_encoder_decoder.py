@@ -2,10 +2,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from segmentor_test_utils import fcn_cfg, sample_with_label
 
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
+from tests.helpers.segmentors import fcn_cfg, sample_with_label
 
 
 def _model(**kwargs):

@@ -3,10 +3,10 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from segmentor_test_utils import cascade_cfg, sample_with_label
 
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
+from tests.helpers.segmentors import cascade_cfg, sample_with_label
 
 PRE = dict(type='SegDataPreProcessor', mean=[100.0, 110.0, 120.0],
            std=[50.0, 60.0, 70.0], bgr_to_rgb=True)

@@ -10,7 +10,6 @@ import copy
 import pytest
 import torch
 from mmengine.structures import PixelData
-from tiny_hrformer import TINY
 from torch import nn
 from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -32,6 +31,7 @@ from hrformer_seg.models.utils import (
 )
 from hrformer_seg.registry import MODELS
 from hrformer_seg.structures import SegDataSample
+from tests.helpers.tiny_hrformer import TINY
 
 WINOGRAD = dict(type='WinogradConv2d')
 

@@ -3,10 +3,10 @@ import copy
 
 import pytest
 import torch
-from tiny_hrformer import hrformer_s_ocrnet
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrformer_seg.models.utils import fold_batch_norms
+from tests.helpers.tiny_hrformer import hrformer_s_ocrnet
 
 
 def _randomise_batch_norms(model, generator):

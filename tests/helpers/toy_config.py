@@ -1,7 +1,9 @@
 # A tiny training config for the engine tests: the toy segmentor and dataset
-# of toy_components.py (tests/engine must be on PYTHONPATH), with the engine
-# components of configs/_base_/default_runtime.py.
-custom_imports = dict(imports=['toy_components'], allow_failed_imports=False)
+# of tests/helpers/toy_engine.py (the repository root must be on the import
+# path: pytest's `pythonpath = .`, PYTHONPATH in subprocesses), with the
+# engine components of configs/_base_/default_runtime.py.
+custom_imports = dict(imports=['tests.helpers.toy_engine'],
+                      allow_failed_imports=False)
 default_scope = 'hrformer_seg'
 model = dict(type='ToyEngineSegmentor', drop_prob=0.3)
 train_pipeline = [

@@ -1,7 +1,8 @@
 """Tiny stand-ins for the segmentor and the dataset, for the engine tests.
 
-Imported by the toy configs through ``custom_imports`` (``tests/engine`` must
-be on ``PYTHONPATH``). They keep what matters for resuming and checkpoints:
+Imported by the toy config (``toy_config.py``) through ``custom_imports``
+as ``tests.helpers.toy_engine`` (the repository root on the import path).
+They keep what matters for resuming and checkpoints:
 
 - the model draws from torch's global RNG in training (a drop-path-like
   per-sample mask and dropout), returns two named loss terms and can inject a
