@@ -6,8 +6,9 @@ machine's matrix-multiply rate. Winograd's minimal filtering computes a 3x3
 convolution with a fraction of the multiplications; torch ships NNPACK,
 whose Winograd kernels do it, but picks NNPACK only for batches of 16 or
 more, where it switches to a slower batched algorithm. Called one image at a
-time, NNPACK's single-image Winograd path runs these convolutions several
-times faster than the direct convolution on CPUs where NNPACK runs.
+time, NNPACK's single-image Winograd path can run these convolutions faster
+than the direct convolution; by how much depends on the CPU (measure with
+``tools/analysis_tools/benchmark.py``).
 
 :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, same checkpoint
 keys) that takes that path for what it can do exactly: float32 CPU tensors,
