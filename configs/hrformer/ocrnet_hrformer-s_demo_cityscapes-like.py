@@ -12,7 +12,7 @@ _base_ = [
 ]
 data_root = 'data/cityscapes_like/'
 crop_size = (128, 256)
-max_iters = 155
+max_iters = 185
 norm_cfg = dict(type='BN', requires_grad=True)
 # 2x128x256 crops need about 1 GiB: activation_memory='full' (nothing
 # recomputed); 'lean' would save memory the demo does not need, and its
