@@ -1,14 +1,6 @@
-"""Training that does not lose work: atomic, safe, exactly resumable.
-
-Everything here extends mmengine through its extension points and works with
-mmengine's ``Runner``: the ``'atomic_local'`` file backend and
-``AtomicCheckpointHook`` (crash-safe writes), ``ExactResumeHook`` (random
-states and sample stream in the checkpoint, weights-only format),
-``ResumableIterBasedTrainLoop`` with ``ResumableInfiniteSampler`` (resume
-without replay), ``FiniteLossOptimWrapper`` (no step on a NaN loss) and
-``GroupedOptimWrapperConstructor``. Importing it only registers them; the
-tools call :func:`register_safe_local_loader`.
-"""
+"""Training that does not lose work, on mmengine's extension points:
+crash-safe checkpoint files, exact resumption, no step on a NaN loss.
+Importing it only registers the components (docs/engine.md)."""
 from .checkpoint import (
     AtomicLocalBackend,
     CheckpointError,
@@ -17,13 +9,13 @@ from .checkpoint import (
     load_training_checkpoint,
     register_safe_local_loader,
 )
-from .hooks import AtomicCheckpointHook, ExactResumeHook, FoldBatchNormHook
-from .loops import NonFiniteLossError, ResumableIterBasedTrainLoop
-from .optimizers import (
-    FiniteLossOptimWrapper,
+from .finite_loss_wrapper import FiniteLossOptimWrapper
+from .grouped_constructor import (
     GroupedOptimWrapperConstructor,
     merge_param_groups,
 )
+from .hooks import AtomicCheckpointHook, ExactResumeHook, FoldBatchNormHook
+from .loops import NonFiniteLossError, ResumableIterBasedTrainLoop
 from .sampler import ResumableInfiniteSampler, SeededDataset, SeededIndex
 
 __all__ = [

@@ -1,25 +1,17 @@
 """Training checkpoint files that survive crashes and load without unpickling.
 
-- :class:`AtomicLocalBackend` (mmengine file backend ``'atomic_local'``) and
-  :func:`atomic_save` write to a temporary file next to the destination,
-  fsync it and ``os.replace`` it over the destination: a reader sees the old
-  file or the new one, never a partial one.
-- :func:`encode` / :func:`decode` turn what mmengine puts into a training
-  checkpoint (``HistoryBuffer``, numpy arrays and scalars, ``ConfigDict``)
-  into tensors and plain containers and back, so that the file loads with
-  ``torch.load(weights_only=True)``.
-- :func:`load_training_checkpoint` is
-  :func:`hrformer_seg.utils.checkpoint.load_checkpoint_file` (weights only;
-  errors name the file) followed by :func:`decode`;
-  :func:`register_safe_local_loader` makes it mmengine's loader of local
-  files. The tools call it; importing this module does not.
+Writes go to a temporary file that is fsynced and renamed over the
+destination (:class:`AtomicLocalBackend`, :func:`atomic_save`);
+:func:`encode` / :func:`decode` map what mmengine stores (``HistoryBuffer``,
+numpy values, ``ConfigDict``) to tensors and plain containers, so that the
+file loads with ``torch.load(weights_only=True)``.
 """
 import collections
 import os
 import os.path as osp
 import re
 import tempfile
-from typing import Any, Callable, List, Optional, Union
+from typing import Any, Callable, Iterable, List, Optional, Union
 
 import numpy as np
 import torch
@@ -41,7 +33,6 @@ class UnencodableValueError(TypeError):
     """A value has a type that a weights-only checkpoint cannot hold."""
 
 
-# ---------------------------------------------------------------- writing
 def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
     path = osp.abspath(path)
     dirname = osp.dirname(path)
@@ -72,22 +63,23 @@ def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
 
 
 def atomic_save(obj: Any, path: str) -> None:
-    """``torch.save(obj, path)``, all or nothing.
-
-    A crash at any point leaves either the previous ``path`` or the complete
-    new one, plus at worst a hidden ``.<name>.*.tmp`` file
-    (:func:`remove_stale_temp_files`).
-    """
+    """``torch.save(obj, path)``, all or nothing: a crash leaves the old file
+    or the new one, plus at worst a hidden ``.<name>.*.tmp`` file."""
     _atomic_write(path, lambda f: torch.save(obj, f))
 
 
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend whose writes are all or nothing.
+    """mmengine's local file backend, writing all or nothing.
 
-    Selected by ``backend_args=dict(backend='atomic_local')``
-    (:class:`~hrformer_seg.engine.hooks.AtomicCheckpointHook` does).
+    ``remove`` only marks a file: :meth:`remove_pending` deletes it, which
+    :class:`~hrformer_seg.engine.hooks.AtomicCheckpointHook` calls once the
+    checkpoint replacing it is complete (mmengine deletes first).
     """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pending_removals: List[str] = []
 
     def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
         _atomic_write(os.fspath(filepath), lambda f: f.write(obj))
@@ -95,6 +87,18 @@ class AtomicLocalBackend(LocalBackend):
     def put_text(self, obj: str, filepath: Union[str, os.PathLike],
                  encoding: str = 'utf-8') -> None:
         self.put(obj.encode(encoding), filepath)
+
+    def remove(self, filepath: Union[str, os.PathLike]) -> None:
+        self.pending_removals.append(os.fspath(filepath))
+
+    def remove_pending(self, keep: Iterable[Optional[str]] = ()) -> None:
+        """Deletes the files marked by ``remove`` except those in ``keep``
+        (written again since)."""
+        keep = {osp.abspath(path) for path in keep if path}
+        for path in self.pending_removals:
+            if osp.abspath(path) not in keep and osp.isfile(path):
+                os.remove(path)
+        self.pending_removals = []
 
 
 def remove_stale_temp_files(dirname: str) -> List[str]:
@@ -107,19 +111,18 @@ def remove_stale_temp_files(dirname: str) -> List[str]:
     return removed
 
 
-# ------------------------------------------------- encoding and decoding
 def encode(obj: Any, where: str = 'checkpoint') -> Any:
     """Returns ``obj`` made of tensors and plain Python values only.
 
-    Besides tensors, ``None``, numbers, strings, bytes and torch
-    ``Size``/``dtype``/``device``, and dicts (also ``OrderedDict`` with
-    ``_metadata``), lists and tuples of those, it handles numpy arrays and
-    scalars, sets, mmengine ``HistoryBuffer`` and ``ConfigDict``: they become
-    dicts tagged with :data:`TYPE_TAG` that :func:`decode` turns back.
+    Tensors, torch ``Size``/``dtype``/``device``, ``None``, numbers, strings
+    and bytes stay; dicts (with ``OrderedDict._metadata``), lists and tuples
+    are encoded item by item; numpy arrays and scalars, sets, mmengine
+    ``HistoryBuffer`` and ``ConfigDict`` become dicts tagged with
+    :data:`TYPE_TAG`, which :func:`decode` turns back.
 
     Raises:
-        UnencodableValueError: ``obj`` holds a value of another type; the
-            message names its key path (``where`` is that of ``obj``).
+        UnencodableValueError: for any other type, naming its key path
+            (``where`` is that of ``obj``).
     """
     if obj is None or isinstance(
             obj, (torch.Tensor, torch.dtype, torch.device, torch.Size)):
@@ -180,7 +183,6 @@ def decode(obj: Any) -> Any:
     raise CheckpointError(f'unknown tagged type {kind!r} in checkpoint')
 
 
-# ---------------------------------------------------------------- loading
 def load_training_checkpoint(
         filename: str,
         map_location: Union[str, torch.device, Callable, None] = 'cpu'
@@ -189,26 +191,24 @@ def load_training_checkpoint(
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
-        CheckpointError: the file is truncated, corrupt, or needs unpickling;
-            the message names it.
+        CheckpointError: the file is truncated, corrupt, or needs unpickling.
     """
     return decode(
         load_checkpoint_file(osp.expanduser(str(filename)), map_location))
 
 
 def register_safe_local_loader() -> None:
-    """Makes :func:`load_training_checkpoint` mmengine's local file loader
-    (``load_from``, ``resume``, ``load_checkpoint``, ``Pretrained`` init)."""
+    """Makes :func:`load_training_checkpoint` mmengine's loader of local
+    files (``load_from``, ``resume``, ``Pretrained`` init); the tools call
+    it, importing this module does not."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_training_checkpoint, force=True)
 
 
 def checkpoints_in(dirname: str, exclude: Optional[str] = None) -> List[str]:
     """The ``*.pth`` files in ``dirname``, newest step number first."""
-    if not osp.isdir(dirname):
-        return []
     found = []
-    for name in os.listdir(dirname):
+    for name in os.listdir(dirname) if osp.isdir(dirname) else []:
         path = osp.join(dirname, name)
         if (name.endswith('.pth') and not name.startswith('.')
                 and osp.isfile(path) and path != exclude):
@@ -220,13 +220,12 @@ def checkpoints_in(dirname: str, exclude: Optional[str] = None) -> List[str]:
 def latest_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint named by ``work_dir/last_checkpoint``, or None.
 
-    When the work dir was moved and the recorded path no longer exists, the
-    file of the same name inside ``work_dir`` is returned; an empty record
-    (a crash while it was rewritten) stands for the newest checkpoint there.
+    A recorded path that no longer exists stands for the file of the same
+    name in ``work_dir`` (a moved work dir); an empty record (a crash while
+    it was rewritten) for the newest checkpoint there.
 
     Raises:
-        CheckpointError: the record names a file that exists neither there
-            nor in ``work_dir``.
+        CheckpointError: the record names a file found in neither place.
     """
     record = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(record):
@@ -235,8 +234,7 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
         path = f.read().strip()
     if not path:
         return (checkpoints_in(work_dir) or [None])[0]
-    moved = osp.join(work_dir, osp.basename(path))
-    for candidate in (path, moved):
+    for candidate in (path, osp.join(work_dir, osp.basename(path))):
         if osp.isfile(candidate):
             return candidate
     raise CheckpointError(

@@ -1,11 +1,9 @@
 """Iteration-based training that resumes without replaying the data."""
 import copy
-import logging
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.dist import get_world_size, is_distributed
-from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 from torch.utils.data import DataLoader
 
@@ -39,6 +37,19 @@ def _seeded_dataloader_cfg(cfg: dict) -> dict:
     return cfg
 
 
+class _Skipping:
+    """``iterator`` whose first ``skip`` items are None (not read)."""
+
+    def __init__(self, iterator: Iterator, skip: int) -> None:
+        self.iterator, self.skip = iterator, skip
+
+    def __next__(self) -> Any:
+        if self.skip > 0:
+            self.skip -= 1
+            return None
+        return next(self.iterator)
+
+
 @LOOPS.register_module()
 class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
     """mmengine's ``IterBasedTrainLoop`` that resumes bit-exactly.
@@ -47,9 +58,8 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
     checkpoint left off (nothing is drawn and discarded) and augmentation is
     seeded by stream position. The checkpoint's random states (handed over
     by :class:`~hrformer_seg.engine.hooks.ExactResumeHook`) are restored
-    right before the first resumed iteration; validation runs with them
-    saved and restored. When
-    :class:`~hrformer_seg.engine.optimizers.FiniteLossOptimWrapper` saw a
+    right before the first resumed iteration. When
+    :class:`~hrformer_seg.engine.FiniteLossOptimWrapper` saw a
     non-finite loss (and did not step), training stops with
     :class:`NonFiniteLossError` naming the iteration and each loss term,
     before any hook sees the step.
@@ -118,46 +128,24 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         self._pending_rng_state = rng_state
 
     def run(self) -> torch.nn.Module:
-        """Trains until ``max_iters``."""
-        self.runner.call_hook('before_train')
-        self.runner.call_hook('before_train_epoch')
+        """Trains until ``max_iters``, starting the stream where it stopped."""
         if self.sampler is not None:
             self.sampler.set_start(self.samples_seen(self._iter))
-            self.dataloader_iterator = iter(self.dataloader)
-        elif self._iter > 0:
-            print_log(f'Drawing and discarding {self._iter} batches (the '
-                      'sampler cannot start at a position): the resumed run '
-                      "is not exact. Use ResumableInfiniteSampler.",
-                      logger='current', level=logging.WARNING)
-            for _ in range(self._iter):
-                next(self.dataloader_iterator)
-        if self._pending_rng_state is not None:
-            set_rng_state(self._pending_rng_state)
-            self._pending_rng_state = None
+            # mmengine's run() draws the batches already trained on to skip
+            # them: the stream starts after them, so they are not read
+            self.dataloader_iterator = _Skipping(iter(self.dataloader),
+                                                 self._iter)
         try:
-            while self._iter < self._max_iters and not self.stop_training:
-                self.runner.model.train()
-                self.run_iter(next(self.dataloader_iterator))
-                self._decide_current_val_interval()
-                if (self.runner.val_loop is not None
-                        and self._iter >= self.val_begin
-                        and (self._iter % self.val_interval == 0
-                             or self._iter == self._max_iters)):
-                    with preserved_rng_state():
-                        self.runner.val_loop.run()
+            return super().run()
         finally:
             self._stop_workers()
-        self.runner.call_hook('after_train_epoch')
-        self.runner.call_hook('after_train')
-        return self.runner.model
 
     def _stop_workers(self) -> None:
         # else the workers keep their prefetched batches until the garbage
         # collector finds them, stalling whatever runs then (no public call)
-        iterator = self.dataloader_iterator
-        shutdown = getattr(iterator, '_shutdown_workers', None)
-        if shutdown is not None:
-            shutdown()
+        iterator = getattr(self.dataloader_iterator, 'iterator', None)
+        if hasattr(iterator, '_shutdown_workers'):
+            iterator._shutdown_workers()
             if getattr(self.dataloader, '_iterator', None) is iterator:
                 self.dataloader._iterator = None  # persistent workers
 
@@ -168,6 +156,9 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         # loss turns out NaN: keep them to take a skipped step back
         saved = ([b.detach().clone() for b in model.buffers()]
                  if self.skip_nonfinite else None)
+        if self._pending_rng_state is not None:  # the first resumed step
+            set_rng_state(self._pending_rng_state)
+            self._pending_rng_state = None
         self.runner.call_hook(
             'before_train_iter', batch_idx=self._iter, data_batch=data_batch)
         optim_wrapper = self.runner.optim_wrapper

@@ -46,8 +46,9 @@ class ExactResumeHook(Hook):
     checkpoint whose model keys/shapes or dataset classes differ from this
     config's (the error lists them) and hands this rank's random states and
     the stream position to the loop. The config text stored in a checkpoint
-    is never executed. Training with components that can lose work is
-    warned about when it starts.
+    is never executed. Validation leaves the random states as it found
+    them. Training with components that can lose work is warned about when
+    it starts.
     """
 
     # after the hooks that add entries to a checkpoint (EMA: NORMAL), before
@@ -56,6 +57,14 @@ class ExactResumeHook(Hook):
 
     def __init__(self) -> None:
         self._rng_states = None
+        self._rng_before_val = None
+
+    # validation must not shift the training's random stream
+    def before_val(self, runner) -> None:
+        self._rng_before_val = get_rng_state()
+
+    def after_val(self, runner) -> None:
+        set_rng_state(self._rng_before_val)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
