@@ -1,7 +1,10 @@
 """Datasets and data transforms."""
 from . import transforms  # noqa: F401
+from .ade import ADE20KDataset
 from .basesegdataset import BaseSegDataset
 from .cityscapes import CityscapesDataset
+from .coco_stuff import COCOStuff10KDataset
+from .pascal_context import PascalContextDataset59
 from .transforms import (
     LoadAnnotations,
     LoadImageFromFile,
@@ -11,7 +14,8 @@ from .transforms import (
 )
 
 __all__ = [
-    'BaseSegDataset', 'CityscapesDataset', 'LoadAnnotations',
+    'ADE20KDataset', 'BaseSegDataset', 'COCOStuff10KDataset',
+    'CityscapesDataset', 'PascalContextDataset59', 'LoadAnnotations',
     'LoadImageFromFile', 'PackSegInputs', 'PhotoMetricDistortion',
     'RandomCrop'
 ]

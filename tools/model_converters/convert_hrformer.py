@@ -1,23 +1,32 @@
 """Convert an official HRFormer checkpoint (github HRNet/HRFormer).
 
+    # ImageNet backbone weights (``init_cfg`` of the backbone)
     python tools/model_converters/convert_hrformer.py hrt_small.pth \
         pretrained/hrformer_small_imagenet.pth [--window-size 7]
+    # a trained segmentation model (HRFormer + OCR, seg/ of the repository)
+    python tools/model_converters/convert_hrformer.py \
+        hrt_small_ocr_cityscapes.pth checkpoints/hrformer-s_cityscapes.pth
 
-The source is read with the safe loader (``weights_only=True``), the weights
-converted by :func:`hrformer_seg.models.utils.convert_official_hrformer` and
-written as ``{'state_dict': ...}``, usable as the backbone's
-``init_cfg=dict(type='Pretrained', checkpoint=DST)``.
+The source is read with the safe loader (``weights_only=True``); its kind
+is told by its keys. Backbone weights are converted by
+:func:`hrformer_seg.models.utils.convert_official_hrformer`, segmentation
+models by :func:`~hrformer_seg.models.utils.convert_official_ocrnet` (for
+``load_from``, ``init_model`` and ``tools/test.py``). The result is written
+as ``{'state_dict': ...}``, all or nothing.
 """
 import argparse
-import os
-import os.path as osp
-import tempfile
 
-import torch
-
-from hrformer_seg.models.utils import convert_official_hrformer
+from hrformer_seg.engine import atomic_save
+from hrformer_seg.models.utils import (
+    convert_official_hrformer,
+    convert_official_ocrnet,
+    describe_official_ocrnet,
+    is_official_hrformer,
+    is_official_ocrnet,
+)
 from hrformer_seg.utils.checkpoint import (
     DICT_LIKE_GLOBALS,
+    CheckpointError,
     load_state_dict_file,
 )
 
@@ -47,22 +56,26 @@ def main() -> None:
     args = parse_args()
     state_dict = load_state_dict_file(
         args.src, dict_like_globals=args.dict_like)
-    converted = convert_official_hrformer(
-        state_dict, window_size=args.window_size)
-    dst_dir = osp.dirname(osp.abspath(args.dst))
-    os.makedirs(dst_dir, exist_ok=True)
-    # write next to the target and rename: no half-written file on a crash
-    fd, tmp = tempfile.mkstemp(dir=dst_dir, suffix='.tmp')
-    os.close(fd)
     try:
-        torch.save({'state_dict': converted}, tmp)
-        os.replace(tmp, args.dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    dropped = len(state_dict) - len(converted)
-    print(f'{args.src}: {len(state_dict)} entries -> {len(converted)} '
-          f'({dropped} merged or dropped), saved to {args.dst}')
+        if is_official_ocrnet(state_dict):
+            converted = convert_official_ocrnet(
+                state_dict, window_size=args.window_size)
+            kind = 'HRFormer + OCR model ({arch}, window {window_size}, ' \
+                '{num_classes} classes)'.format(
+                    **describe_official_ocrnet(converted))
+        elif is_official_hrformer(state_dict):
+            converted = convert_official_hrformer(
+                state_dict, window_size=args.window_size)
+            kind = 'HRFormer backbone'
+        else:
+            raise KeyError(f'unexpected entry {next(iter(state_dict))}: '
+                           'neither an official HRFormer backbone nor an '
+                           'official HRFormer + OCR segmentation model')
+    except KeyError as exc:
+        raise CheckpointError(f'{args.src}: {exc.args[0]}') from None
+    atomic_save({'state_dict': converted}, args.dst)
+    print(f'{args.src}: official {kind}, {len(state_dict)} entries -> '
+          f'{len(converted)}, saved to {args.dst}')
 
 
 if __name__ == '__main__':

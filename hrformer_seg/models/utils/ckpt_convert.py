@@ -138,3 +138,119 @@ def convert_official_hrformer(
     if incomplete:
         raise KeyError(f'q/k/v projections incomplete for {incomplete}')
     return resize_relative_position_bias_tables(out, window_size)
+
+
+# ----------------------------------------------------- segmentation models
+# Official OCR nets (HRT_SMALL_OCR_V2, HRT_BASE_OCR_V2): each conv+BN pair as
+# (official conv, official BN, our ConvModule) with this package's
+# CascadeEncoderDecoder (stage 0: FCNHead, stage 1: OCRHead). The official
+# BN+ReLU is an nn.Sequential, so its BN sits one level down ('.1.0').
+_OCR_BLOCK = 'ocr_distri_head.object_context_block.'
+_OUR_BLOCK = 'decode_head.1.object_context_block.'
+_CONV_BN_PAIRS = (
+    ('aux_head.0', 'aux_head.1.0', 'decode_head.0.convs.0'),
+    ('conv3x3.0', 'conv3x3.1.0', 'decode_head.1.bottleneck'),
+    *((f'{_OCR_BLOCK}{ours}.{2 * i}', f'{_OCR_BLOCK}{ours}.{2 * i + 1}.0',
+       f'{_OUR_BLOCK}{mine}.{i}')
+      for ours, mine in (('f_pixel', 'query_project'),
+                         ('f_object', 'key_project')) for i in (0, 1)),
+    (f'{_OCR_BLOCK}f_down.0', f'{_OCR_BLOCK}f_down.1.0',
+     f'{_OUR_BLOCK}value_project'),
+    (f'{_OCR_BLOCK}f_up.0', f'{_OCR_BLOCK}f_up.1.0',
+     f'{_OUR_BLOCK}out_project'),
+    ('ocr_distri_head.conv_bn_dropout.0',
+     'ocr_distri_head.conv_bn_dropout.1.0', f'{_OUR_BLOCK}bottleneck'),
+)
+_CLASSIFIERS = (('aux_head.2', 'decode_head.0.conv_seg'),
+                ('cls_head', 'decode_head.1.conv_seg'))
+_BN_ENTRIES = ('weight', 'bias', 'running_mean', 'running_var',
+               'num_batches_tracked')
+
+
+def is_official_ocrnet(state_dict: Mapping[str, Tensor]) -> bool:
+    """True if ``state_dict`` is an official HRFormer + OCR segmentation
+    model (``backbone.``, ``conv3x3.``, ``ocr_distri_head.``, ``cls_head.``
+    keys; a ``module.`` prefix is allowed)."""
+    keys = {k[len('module.'):] if k.startswith('module.') else k
+            for k in state_dict}
+    return 'cls_head.weight' in keys and 'conv3x3.0.weight' in keys
+
+
+def fold_conv_bias_into_bn(conv_bias: Tensor,
+                           running_mean: Tensor) -> Tensor:
+    """The running mean of a BN that makes ``BN(conv(x))`` equal
+    ``BN(conv(x) + conv_bias)``.
+
+    In eval mode ``BN(z + b) = gamma (z + b - mean) / sqrt(var + eps) +
+    beta``, which is ``BN(z)`` with the mean ``mean - b``; in training the
+    batch mean absorbs ``b``, so the bias has no effect either way.
+    """
+    return running_mean - conv_bias.to(running_mean.dtype)
+
+
+def convert_official_ocrnet(
+        state_dict: Mapping[str, Tensor],
+        window_size: WindowSize = None) -> 'OrderedDict[str, Tensor]':
+    """Official HRFormer + OCR segmentation weights -> this package's
+    ``CascadeEncoderDecoder`` (``FCNHead`` + ``OCRHead``) keys.
+
+    The backbone goes through :func:`convert_official_hrformer`; the heads'
+    conv biases that precede a BN are folded into that BN's running mean
+    (:func:`fold_conv_bias_into_bn`), so the converted model computes the
+    official function with this package's bias-free ConvModules.
+
+    Args:
+        state_dict: the official ``state_dict`` (``module.`` prefix allowed).
+        window_size: see :func:`resize_relative_position_bias_tables`.
+
+    Raises:
+        KeyError: an entry the official nets do not have (the first one is
+            named) or a missing one.
+    """
+    source = OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v)
+        for k, v in state_dict.items())
+    backbone = OrderedDict((k[len('backbone.'):], v)
+                           for k, v in source.items()
+                           if k.startswith('backbone.'))
+    out: Dict[str, Tensor] = OrderedDict(
+        ('backbone.' + k, v)
+        for k, v in convert_official_hrformer(backbone, window_size).items())
+    used = set(f'backbone.{k}' for k in backbone)
+
+    def take(key: str) -> Tensor:
+        if key not in source:
+            raise KeyError(f'official OCR model: {key} is missing')
+        used.add(key)
+        return source[key]
+
+    for conv, bn, ours in _CONV_BN_PAIRS:
+        out[f'{ours}.conv.weight'] = take(f'{conv}.weight')
+        for entry in _BN_ENTRIES:
+            if entry == 'num_batches_tracked' and f'{bn}.{entry}' not in source:
+                out[f'{ours}.bn.{entry}'] = torch.tensor(0)  # SyncBN's own
+            else:
+                out[f'{ours}.bn.{entry}'] = take(f'{bn}.{entry}')
+        if f'{conv}.bias' in source:
+            out[f'{ours}.bn.running_mean'] = fold_conv_bias_into_bn(
+                take(f'{conv}.bias'), out[f'{ours}.bn.running_mean'])
+    for official, ours in _CLASSIFIERS:
+        out[f'{ours}.weight'] = take(f'{official}.weight')
+        out[f'{ours}.bias'] = take(f'{official}.bias')
+    unused = [k for k in source if k not in used]
+    if unused:
+        raise KeyError(f'official OCR model: unexpected entry {unused[0]} '
+                       f'({len(unused)} not used)')
+    return out
+
+
+def describe_official_ocrnet(state_dict: Mapping[str, Tensor]) -> dict:
+    """Architecture of converted OCR weights: ``arch`` ('small', 'base' or
+    the first branch's width for other models), ``window_size`` (of the
+    first bias table) and ``num_classes``."""
+    width = state_dict['backbone.stage2.0.branches.0.0.norm1.weight'].numel()
+    table = next(v for k, v in state_dict.items() if k.endswith(_BIAS_TABLE))
+    return dict(
+        arch={32: 'small', 78: 'base'}.get(width, f'{width} channels'),
+        window_size=(math.isqrt(table.shape[0]) + 1) // 2,
+        num_classes=state_dict['decode_head.1.conv_seg.weight'].shape[0])

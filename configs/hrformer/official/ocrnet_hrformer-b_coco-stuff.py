@@ -1,0 +1,26 @@
+# The released HRFormer-B + OCR model on COCO-Stuff-10K (171 classes); tested on
+# images at their original size. Official result: 41.6 mIoU.
+# Convert the released checkpoint (docs/official_models.md):
+#   python tools/model_converters/convert_hrformer.py RELEASED.pth \
+#       checkpoints/ocrnet_hrformer-b_coco-stuff.pth
+# Training from the ImageNet weights: 4 GPUs x 4 images, the official recipe.
+_base_ = [
+    '../../_base_/models/ocrnet_hrformer-s_official.py',
+    '../../_base_/datasets/coco-stuff10k.py',
+    '../../_base_/default_runtime.py',
+    '../../_base_/schedules/schedule_60k.py',
+]
+crop_size = (520, 520)
+pretrained = 'pretrained/hrformer_base_imagenet.pth'
+in_channels = [78, 156, 312, 624]
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        arch='base',
+        window_sizes=7,
+        drop_path_rate=0.4,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    decode_head=dict(
+        fcn=dict(in_channels=in_channels, num_classes=171),
+        ocr=dict(in_channels=in_channels, num_classes=171)))
+train_dataloader = dict(batch_size=4)
