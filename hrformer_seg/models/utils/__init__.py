@@ -24,6 +24,7 @@ __all__ = [
     'ActivationMemoryMixin', 'checkpoint_module', 'frozen_bn_stats',
     'set_activation_memory', 'convert_official_hrformer',
     'convert_official_ocrnet', 'describe_official_ocrnet', 'fold_batch_norms',
-    'fold_conv_bias_into_bn', 'is_official_hrformer', 'is_official_ocrnet', 'resize_bias_table',
+    'fold_conv_bias_into_bn', 'is_official_hrformer', 'is_official_ocrnet',
+    'resize_bias_table',
     'resize_relative_position_bias_tables'
 ]

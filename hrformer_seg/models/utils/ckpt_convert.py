@@ -227,10 +227,11 @@ def convert_official_ocrnet(
     for conv, bn, ours in _CONV_BN_PAIRS:
         out[f'{ours}.conv.weight'] = take(f'{conv}.weight')
         for entry in _BN_ENTRIES:
-            if entry == 'num_batches_tracked' and f'{bn}.{entry}' not in source:
-                out[f'{ours}.bn.{entry}'] = torch.tensor(0)  # SyncBN's own
+            key = f'{bn}.{entry}'
+            if entry == 'num_batches_tracked' and key not in source:
+                out[f'{ours}.bn.{entry}'] = torch.tensor(0)  # some BNs lack it
             else:
-                out[f'{ours}.bn.{entry}'] = take(f'{bn}.{entry}')
+                out[f'{ours}.bn.{entry}'] = take(key)
         if f'{conv}.bias' in source:
             out[f'{ours}.bn.running_mean'] = fold_conv_bias_into_bn(
                 take(f'{conv}.bias'), out[f'{ours}.bn.running_mean'])
