@@ -25,7 +25,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
 from hrformer_seg.models.utils import fold_batch_norms
-from hrformer_seg.registry import MODELS
+from hrformer_seg.registry import DATASETS, MODELS
 from hrformer_seg.structures import SegDataSample
 from hrformer_seg.utils.checkpoint import (
     extract_state_dict,
@@ -35,6 +35,7 @@ from hrformer_seg.utils.device import replace_syncbn
 from hrformer_seg.visualization import (
     SegLocalVisualizer,
     cityscapes_metainfo,
+    generate_palette,
     write_rgb,
 )
 
@@ -66,6 +67,22 @@ def _drop_pretrained(model_cfg: dict) -> None:
         model_cfg['init_cfg'] = None
 
 
+def _config_dataset_meta(cfg: Config, num_classes: int) -> dict:
+    """Classes (and palette) of the config's test dataset class, for
+    checkpoints without them (converted ones); Cityscapes' when the config
+    names no known dataset; 'class 0', ... when the count differs."""
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    dataset_cls = DATASETS.get(dataset.get('type') or '')
+    meta = getattr(dataset_cls, 'METAINFO', None) or {}
+    if 'classes' not in meta:
+        meta = cityscapes_metainfo()
+    if len(meta['classes']) != num_classes:
+        meta = dict(classes=[f'class {i}' for i in range(num_classes)])
+    classes = list(meta['classes'])
+    palette = meta.get('palette') or generate_palette(len(classes))
+    return dict(classes=classes, palette=[list(c) for c in palette])
+
+
 def init_model(config: Union[str, os.PathLike, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -79,7 +96,7 @@ def init_model(config: Union[str, os.PathLike, Config],
     config before the model is built. The model is
     returned in eval mode with ``model.cfg`` (the config) and
     ``model.dataset_meta`` (``classes``/``palette`` from the checkpoint's
-    ``meta.dataset_meta``, else the 19 Cityscapes classes).
+    ``meta.dataset_meta``, else those of the config's test dataset).
 
     Args:
         config: config file or :class:`~mmengine.config.Config`.
@@ -135,7 +152,7 @@ def init_model(config: Union[str, os.PathLike, Config],
                 dataset_meta = dict(classes=meta['CLASSES'],
                                     palette=meta.get('PALETTE'))
     if not dataset_meta or 'classes' not in dataset_meta:
-        dataset_meta = cityscapes_metainfo()
+        dataset_meta = _config_dataset_meta(cfg, model.num_classes)
     model.dataset_meta = dict(dataset_meta)
     model.to(device)
     model.eval()

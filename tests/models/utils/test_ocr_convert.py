@@ -259,6 +259,40 @@ def test_converter_script_and_init_model(tmp_path, monkeypatch):
     cfg = narrow_model_cfg()
     model = init_model(cfg, str(dst), device='cpu')
     assert model.decode_head[1].conv_seg.out_channels == K
+    # no classes in a converted file: the config's dataset has 150, the
+    # narrow model 5
+    assert model.dataset_meta['classes'][:2] == ['class 0', 'class 1']
+    cfg.model.decode_head.fcn.num_classes = 150
+    cfg.model.decode_head.ocr.num_classes = 150
+    model = init_model(cfg, None, device='cpu')
+    assert model.dataset_meta['classes'][:2] == ['wall', 'building']
+    assert len(model.dataset_meta['palette']) == 150
+
+
+def test_fine_tuning_to_another_class_count(tmp_path):
+    """load_from a converted K-class model into a 3-class one: everything
+    but the two classifiers loads; the log names the skipped keys."""
+    from mmengine.logging import MMLogger
+    from mmengine.runner import load_checkpoint
+    path = tmp_path / 'ours.pth'
+    converted = convert_official_ocrnet(official_ocrnet())
+    torch.save({'state_dict': converted}, path)
+    cfg = narrow_model_cfg()
+    for head in cfg.model.decode_head.values():
+        head.num_classes = 3
+    model = MODELS.build(cfg.model)
+    before = model.decode_head[1].conv_seg.weight.clone()
+    logger = MMLogger.get_instance('fine_tune', log_file=str(tmp_path / 'l'))
+    load_checkpoint(model, str(path), strict=False, logger=logger)
+    for handler in logger.handlers:
+        handler.flush()
+    log = (tmp_path / 'l').read_text()
+    for key in ('decode_head.0.conv_seg.weight', 'decode_head.1.conv_seg.bias'):
+        assert f'size mismatch for {key}' in log
+    assert torch.equal(model.decode_head[1].conv_seg.weight, before)
+    ours = model.state_dict()
+    assert all(torch.equal(ours[k], v) for k, v in converted.items()
+               if 'conv_seg' not in k)
 
 
 def test_converter_script_names_file_and_key(tmp_path, monkeypatch):
