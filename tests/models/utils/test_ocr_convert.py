@@ -287,7 +287,8 @@ def test_fine_tuning_to_another_class_count(tmp_path):
     for handler in logger.handlers:
         handler.flush()
     log = (tmp_path / 'l').read_text()
-    for key in ('decode_head.0.conv_seg.weight', 'decode_head.1.conv_seg.bias'):
+    for key in ('decode_head.0.conv_seg.weight',
+                'decode_head.1.conv_seg.bias'):
         assert f'size mismatch for {key}' in log
     assert torch.equal(model.decode_head[1].conv_seg.weight, before)
     ours = model.state_dict()
