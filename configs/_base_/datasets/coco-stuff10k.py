@@ -23,8 +23,9 @@ test_pipeline = [
     dict(type='LoadAnnotations', num_classes=num_classes),
     dict(type='PackSegInputs'),
 ]
-# multi-scale + flip test (tools/test.py --tta), scales of the original size
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+# multi-scale + flip test (tools/test.py --tta) at 0.75, 1 and 1.25 times the
+# original size, as the released HRFormer models were evaluated
+img_ratios = [0.75, 1.0, 1.25]
 tta_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(

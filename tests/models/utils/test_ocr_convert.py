@@ -23,52 +23,13 @@ from hrformer_seg.models.utils import (
 )
 from hrformer_seg.registry import MODELS
 from hrformer_seg.utils.checkpoint import CheckpointError
-from tests.helpers.official_weights import (
-    NARROW,
-    OfficialStateDict,
-    official_hrformer,
-)
+from tests.helpers.official_weights import NARROW, official_ocrnet
 
 REPO = Path(__file__).resolve().parents[3]
 
 OFFICIAL_DIR = REPO / 'configs' / 'hrformer' / 'official'
 K = 5  # classes
-CONCAT = sum(NARROW['channels'][-1])
 MID, KEY = 16, 8  # head width and key channels of the narrow model
-
-
-def official_ocr_heads(o: OfficialStateDict, cin: int, mid: int, key: int,
-                       classes: int) -> None:
-    """The OCR nets' heads: aux_head, conv3x3, ocr_distri_head, cls_head;
-    every BN+ReLU is an nn.Sequential (BN at index 0)."""
-    o.conv('aux_head.0', mid, cin, 3, bias=True)
-    o.bn('aux_head.1.0', mid)
-    o.conv('aux_head.2', classes, mid, 1, bias=True)
-    o.conv('conv3x3.0', mid, cin, 3, bias=True)
-    o.bn('conv3x3.1.0', mid)
-    block = 'ocr_distri_head.object_context_block'
-    for name in ('f_pixel', 'f_object'):
-        o.conv(f'{block}.{name}.0', key, mid, 1)
-        o.bn(f'{block}.{name}.1.0', key)
-        o.conv(f'{block}.{name}.2', key, key, 1)
-        o.bn(f'{block}.{name}.3.0', key)
-    o.conv(f'{block}.f_down.0', key, mid, 1)
-    o.bn(f'{block}.f_down.1.0', key)
-    o.conv(f'{block}.f_up.0', mid, key, 1)
-    o.bn(f'{block}.f_up.1.0', mid)
-    o.conv('ocr_distri_head.conv_bn_dropout.0', mid, 2 * mid, 1)
-    o.bn('ocr_distri_head.conv_bn_dropout.1.0', mid)
-    o.conv('cls_head', classes, mid, 1, bias=True)
-
-
-def official_ocrnet(window: int = 7) -> 'OrderedDict[str, torch.Tensor]':
-    """A DDP-saved official state dict of a narrow HRFormer + OCR."""
-    o = OfficialStateDict(seed=1)
-    for k, v in official_hrformer(**NARROW, window=window,
-                                  head=False).items():
-        o.sd[f'backbone.{k}'] = v
-    official_ocr_heads(o, CONCAT, MID, KEY, K)
-    return OrderedDict((f'module.{k}', v) for k, v in o.sd.items())
 
 
 def narrow_model_cfg(window: int = 7) -> dict:
