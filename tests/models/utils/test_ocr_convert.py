@@ -267,3 +267,30 @@ def test_converter_script_names_file_and_key(tmp_path, monkeypatch):
             str(REPO / 'tools/model_converters/convert_hrformer.py'),
             run_name='__main__')
     assert not (tmp_path / 'out.pth').exists()
+
+
+BASE = dict(
+    channels=((78, 156), (78, 156, 312), (78, 156, 312, 624)),
+    heads=((2, 4), (2, 4, 8), (2, 4, 8, 16)),
+    modules=(1, 4, 2))
+
+
+@pytest.mark.parametrize('config, window, classes', [
+    ('ocrnet_hrformer-b_cityscapes.py', 7, 19),
+    ('ocrnet_hrformer-b-w13_ade20k.py', 13, 150),
+    ('ocrnet_hrformer-b-w15_coco-stuff.py', 15, 171),
+])
+def test_released_base_models_map_every_weight(config, window, classes):
+    """Full-size official HRFormer-B + OCR state dicts convert into the
+    released-model configs with every entry used and every shape equal."""
+    official = official_ocrnet(BASE, window=window, mid=512, key=256,
+                               classes=classes)
+    ours = convert_official_ocrnet(official)
+    assert describe_official_ocrnet(ours) == dict(
+        arch='base', window_size=window, num_classes=classes)
+    cfg = Config.fromfile(str(OFFICIAL_DIR / config))
+    for part in (cfg.model.backbone, *cfg.model.decode_head.values()):
+        part.norm_cfg = dict(type='BN', requires_grad=True)
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(ours, strict=True)
