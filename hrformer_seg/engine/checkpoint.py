@@ -1,12 +1,7 @@
-"""Training checkpoint files that survive crashes and load without unpickling.
-
-Writes go to a temporary file that is fsynced and renamed over the
-destination (:class:`AtomicLocalBackend`, :func:`atomic_save`);
-:func:`encode` / :func:`decode` map what mmengine stores (``HistoryBuffer``,
-numpy values, ``ConfigDict``) to tensors and plain containers, so that the
-file loads with ``torch.load(weights_only=True)``.
-"""
+"""Checkpoint files written all or nothing and loadable with
+``torch.load(weights_only=True)`` (docs/engine.md)."""
 import collections
+import contextlib
 import os
 import os.path as osp
 import re
@@ -52,14 +47,13 @@ def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
         raise
-    try:  # make the rename itself durable
+    # make the rename durable (not on platforms without directory fds)
+    with contextlib.suppress(OSError):
         dir_fd = os.open(dirname, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    except OSError:  # platforms without directory descriptors
-        pass
 
 
 def atomic_save(obj: Any, path: str) -> None:
@@ -70,11 +64,8 @@ def atomic_save(obj: Any, path: str) -> None:
 
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend, writing all or nothing.
-
-    ``remove`` only marks a file: :meth:`remove_pending` deletes it, which
-    :class:`~hrformer_seg.engine.hooks.AtomicCheckpointHook` calls once the
-    checkpoint replacing it is complete (mmengine deletes first).
+    """mmengine's local file backend writing all or nothing; ``remove``
+    waits for :meth:`remove_pending` (called once the new file is complete).
     """
 
     def __init__(self, **kwargs) -> None:
@@ -92,8 +83,7 @@ class AtomicLocalBackend(LocalBackend):
         self.pending_removals.append(os.fspath(filepath))
 
     def remove_pending(self, keep: Iterable[Optional[str]] = ()) -> None:
-        """Deletes the files marked by ``remove`` except those in ``keep``
-        (written again since)."""
+        """Deletes the files marked by ``remove``, except ``keep``."""
         keep = {osp.abspath(path) for path in keep if path}
         for path in self.pending_removals:
             if osp.abspath(path) not in keep and osp.isfile(path):
@@ -112,17 +102,11 @@ def remove_stale_temp_files(dirname: str) -> List[str]:
 
 
 def encode(obj: Any, where: str = 'checkpoint') -> Any:
-    """Returns ``obj`` made of tensors and plain Python values only.
-
-    Tensors, torch ``Size``/``dtype``/``device``, ``None``, numbers, strings
-    and bytes stay; dicts (with ``OrderedDict._metadata``), lists and tuples
-    are encoded item by item; numpy arrays and scalars, sets, mmengine
-    ``HistoryBuffer`` and ``ConfigDict`` become dicts tagged with
-    :data:`TYPE_TAG`, which :func:`decode` turns back.
+    """``obj`` as tensors and plain values: numpy values, sets,
+    ``HistoryBuffer`` and ``ConfigDict`` become :data:`TYPE_TAG` dicts.
 
     Raises:
-        UnencodableValueError: for any other type, naming its key path
-            (``where`` is that of ``obj``).
+        UnencodableValueError: any other type, naming its key path.
     """
     if obj is None or isinstance(
             obj, (torch.Tensor, torch.dtype, torch.device, torch.Size)):
@@ -187,20 +171,15 @@ def load_training_checkpoint(
         filename: str,
         map_location: Union[str, torch.device, Callable, None] = 'cpu'
 ) -> Any:
-    """Loads a checkpoint with ``weights_only=True`` and :func:`decode` s it.
-
-    Raises:
-        FileNotFoundError: ``filename`` does not exist.
-        CheckpointError: the file is truncated, corrupt, or needs unpickling.
-    """
+    """Loads ``filename`` with ``weights_only=True`` and decodes it;
+    CheckpointError for a truncated or corrupt file or one needing pickle."""
     return decode(
         load_checkpoint_file(osp.expanduser(str(filename)), map_location))
 
 
 def register_safe_local_loader() -> None:
-    """Makes :func:`load_training_checkpoint` mmengine's loader of local
-    files (``load_from``, ``resume``, ``Pretrained`` init); the tools call
-    it, importing this module does not."""
+    """Makes :func:`load_training_checkpoint` mmengine's local file loader
+    (called by the tools, never on import)."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_training_checkpoint, force=True)
 
@@ -218,15 +197,9 @@ def checkpoints_in(dirname: str, exclude: Optional[str] = None) -> List[str]:
 
 
 def latest_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint named by ``work_dir/last_checkpoint``, or None.
-
-    A recorded path that no longer exists stands for the file of the same
-    name in ``work_dir`` (a moved work dir); an empty record (a crash while
-    it was rewritten) for the newest checkpoint there.
-
-    Raises:
-        CheckpointError: the record names a file found in neither place.
-    """
+    """The checkpoint named by ``work_dir/last_checkpoint`` (else the file
+    of that name in ``work_dir``, a moved work dir; an empty record: the
+    newest there), None without a record; CheckpointError if not found."""
     record = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(record):
         return None

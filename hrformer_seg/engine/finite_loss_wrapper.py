@@ -10,15 +10,9 @@ from hrformer_seg.registry import OPTIM_WRAPPERS
 
 @OPTIM_WRAPPERS.register_module()
 class FiniteLossOptimWrapper(OptimWrapper):
-    """mmengine's ``OptimWrapper`` that skips the update of a non-finite loss.
-
-    The loss is checked on every rank; when it is not finite on one of them,
-    no rank steps. The backward pass still runs (so the ranks' gradient
-    all-reduces stay matched under DDP), its gradients are thrown away and
-    ``skipped_nonfinite`` is True until the next call;
-    :class:`~hrformer_seg.engine.loops.ResumableIterBasedTrainLoop` then stops
-    (or skips the step) with the iteration and the loss terms in the message.
-    """
+    """``OptimWrapper`` that, when the loss is not finite on any rank, runs
+    the backward (DDP's all-reduces stay matched), drops the gradients and
+    sets ``skipped_nonfinite`` for the loop to report."""
 
     skipped_nonfinite = False
 

@@ -1,12 +1,5 @@
-"""An optimizer wrapper constructor with one parameter group per setting.
-
-mmengine's ``DefaultOptimWrapperConstructor`` makes one parameter group per
-parameter as soon as ``paramwise_cfg`` is set (1,291 groups for HRFormer-S +
-OCR) and logs a line for each. torch's multi-tensor and fused optimizer
-kernels work within a group, so merging the groups that carry the same
-settings lets the optimizer update all tensors of a group at once; what it
-computes per parameter does not change.
-"""
+"""An optimizer wrapper constructor with one parameter group per setting
+(mmengine's makes one per parameter with ``paramwise_cfg``)."""
 import inspect
 import logging
 from typing import Any, Dict, List, Optional, Tuple
@@ -22,11 +15,8 @@ _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def merge_param_groups(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Merges parameter groups whose settings (all keys but ``params``) agree.
-
-    Returns one group per distinct setting, in order of first appearance;
-    the parameters of a group keep their order.
-    """
+    """Merges the groups whose settings (all but ``params``) agree, in
+    order of first appearance."""
     merged: Dict[Tuple, Dict[str, Any]] = {}
     for group in groups:
         options = {k: v for k, v in group.items() if k != 'params'}
@@ -38,15 +28,9 @@ def merge_param_groups(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """``DefaultOptimWrapperConstructor`` with merged groups and fused updates.
-
-    Same ``paramwise_cfg`` as mmengine's constructor, so configs need only
-    name this type. Groups with equal settings are merged
-    (:func:`merge_param_groups`), and an optimizer that has a fused kernel
-    (torch's Adam, AdamW, SGD) gets ``fused=True`` when every parameter is a
-    floating point tensor on a CPU or CUDA device, unless the optimizer
-    config sets ``fused`` or ``foreach`` itself.
-    """
+    """``DefaultOptimWrapperConstructor`` with merged groups and, unless
+    the config sets ``fused`` or ``foreach``, ``fused=True`` where the
+    optimizer and the parameters' devices allow it."""
 
     def add_params(self, params: List[dict], module: nn.Module,
                    prefix: str = '', is_dcn_module: Optional[int] = None
@@ -55,8 +39,8 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             return super().add_params(params, module, prefix, is_dcn_module)
         groups: List[dict] = []
         logger = MMLogger.get_current_instance()
-        level = logger.level  # one INFO line per parameter otherwise
-        logger.setLevel(logging.WARNING)
+        level = logger.level
+        logger.setLevel(logging.WARNING)  # not one INFO line per parameter
         try:
             super().add_params(groups, module, prefix, is_dcn_module)
         finally:

@@ -1,6 +1,7 @@
 """Iteration-based training that resumes without replaying the data."""
 import copy
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+import itertools
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.dist import get_world_size, is_distributed
@@ -17,8 +18,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _seeded_dataloader_cfg(cfg: dict) -> dict:
-    """With a resumable sampler: the dataset wrapped in SeededDataset, the
-    sampler held (iterators empty) until the loop gives it a start."""
+    # with a resumable sampler: a SeededDataset, the sampler held until run()
     sampler = cfg.get('sampler')
     sampler_type = sampler.get('type') if isinstance(sampler, dict) else None
     if isinstance(sampler_type, str):
@@ -37,65 +37,28 @@ def _seeded_dataloader_cfg(cfg: dict) -> dict:
     return cfg
 
 
-class _Skipping:
-    """``iterator`` whose first ``skip`` items are None (not read)."""
-
-    def __init__(self, iterator: Iterator, skip: int) -> None:
-        self.iterator, self.skip = iterator, skip
-
-    def __next__(self) -> Any:
-        if self.skip > 0:
-            self.skip -= 1
-            return None
-        return next(self.iterator)
-
-
 @LOOPS.register_module()
 class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
-    """mmengine's ``IterBasedTrainLoop`` that resumes bit-exactly.
-
-    With a :class:`ResumableInfiniteSampler` the data stream starts where the
-    checkpoint left off (nothing is drawn and discarded) and augmentation is
-    seeded by stream position. The checkpoint's random states (handed over
-    by :class:`~hrformer_seg.engine.hooks.ExactResumeHook`) are restored
-    right before the first resumed iteration. When
-    :class:`~hrformer_seg.engine.FiniteLossOptimWrapper` saw a
-    non-finite loss (and did not step), training stops with
-    :class:`NonFiniteLossError` naming the iteration and each loss term,
-    before any hook sees the step.
-
-    Args:
-        skip_nonfinite: skip such a step instead (weights and buffers, e.g.
-            BN statistics, are kept as they were; counted as
-            ``nonfinite_skipped`` in the message hub).
-        others: as for ``IterBasedTrainLoop``.
+    """``IterBasedTrainLoop`` that resumes bit-exactly without replaying
+    the data, and stops with :class:`NonFiniteLossError` (naming the
+    iteration and the loss terms) when ``FiniteLossOptimWrapper`` refused a
+    step; ``skip_nonfinite=True`` skips it instead, weights and buffers kept.
     """
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 max_iters: int,
-                 val_begin: int = 1,
-                 val_interval: int = 1000,
-                 dynamic_intervals: Optional[List[Tuple[int, int]]] = None,
-                 skip_nonfinite: bool = False) -> None:
+    def __init__(self, runner, dataloader: Union[DataLoader, Dict], *args,
+                 skip_nonfinite: bool = False, **kwargs) -> None:
         if isinstance(dataloader, dict):
             dataloader = _seeded_dataloader_cfg(dataloader)
-        # the (held) iterator made here draws a seed from torch's RNG: keep
-        # it from shifting the random stream of the model's initialisation
+        # its iterator draws a seed: keep the model's random stream as it is
         with preserved_rng_state():
-            super().__init__(runner, dataloader, max_iters, val_begin,
-                             val_interval, dynamic_intervals)
+            super().__init__(runner, dataloader, *args, **kwargs)
         self.skip_nonfinite = skip_nonfinite
-        # `_stream_samples` samples (over all ranks) were drawn before
-        # iteration `_stream_iter`
-        self._stream_iter = 0
-        self._stream_samples = 0
+        # `_stream_samples` samples (all ranks) came before `_stream_iter`
+        self._stream_iter = self._stream_samples = 0
         self._pending_rng_state: Optional[dict] = None
 
     @property
     def sampler(self) -> Optional[ResumableInfiniteSampler]:
-        """The resumable sampler of the data loader, or None."""
         batch_sampler = getattr(self.dataloader, 'batch_sampler', None)
         for sampler in (getattr(self.dataloader, 'sampler', None),
                         getattr(batch_sampler, 'sampler', None)):
@@ -119,8 +82,7 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
 
     def load_state_dict(self, state: dict, at_iter: int,
                         rng_state: Optional[dict] = None) -> None:
-        """Continues the stream of a checkpoint taken after ``at_iter``
-        iterations; this rank's ``rng_state`` is set when training starts."""
+        """Continues a checkpoint's stream (``rng_state``: in run_iter)."""
         self._stream_iter = at_iter
         self._stream_samples = int(state['samples_seen'])
         if self.sampler is not None and 'sampler' in state:
@@ -131,19 +93,18 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         """Trains until ``max_iters``, starting the stream where it stopped."""
         if self.sampler is not None:
             self.sampler.set_start(self.samples_seen(self._iter))
-            # mmengine's run() draws the batches already trained on to skip
-            # them: the stream starts after them, so they are not read
-            self.dataloader_iterator = _Skipping(iter(self.dataloader),
-                                                 self._iter)
+            # mmengine's run() draws the batches trained on: none is read
+            self._data_iterator = iter(self.dataloader)
+            self.dataloader_iterator = itertools.chain(
+                itertools.repeat(None, self._iter), self._data_iterator)
         try:
             return super().run()
         finally:
             self._stop_workers()
 
     def _stop_workers(self) -> None:
-        # else the workers keep their prefetched batches until the garbage
-        # collector finds them, stalling whatever runs then (no public call)
-        iterator = getattr(self.dataloader_iterator, 'iterator', None)
+        # else workers hold their batches until garbage collection (stalls)
+        iterator = getattr(self, '_data_iterator', None)
         if hasattr(iterator, '_shutdown_workers'):
             iterator._shutdown_workers()
             if getattr(self.dataloader, '_iterator', None) is iterator:
@@ -152,8 +113,7 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
     def run_iter(self, data_batch: Sequence[dict]) -> None:
         """One training step; a non-finite loss stops or skips it."""
         model = self.runner.model
-        # the forward pass updates buffers (BN statistics) even when the
-        # loss turns out NaN: keep them to take a skipped step back
+        # a NaN step still updates BN statistics: keep them to undo it
         saved = ([b.detach().clone() for b in model.buffers()]
                  if self.skip_nonfinite else None)
         if self._pending_rng_state is not None:  # the first resumed step

@@ -1,11 +1,4 @@
-"""Saving, restoring and seeding the global random number generators.
-
-A training step draws from torch's global RNG (drop path, dropout) and a
-data pipeline from python's ``random``, numpy's global RNG and torch. Exact
-resumption needs all of them restored; exact data augmentation after a resume
-needs each sample's pipeline to start from a seed that depends only on the
-sample's position in the stream (:func:`sample_seed`).
-"""
+"""Saving, restoring and seeding python's, numpy's and torch's RNGs."""
 import contextlib
 import random
 from typing import Iterator
@@ -50,15 +43,7 @@ def seed_everything(seed: int) -> None:
 
 
 def mix_seed(*values: int) -> int:
-    """A 32-bit seed that depends on all ``values`` (non-negative ints).
-
-    Uses numpy's ``SeedSequence`` hashing, so nearby inputs (position ``n``
-    and ``n + 1``) give unrelated seeds.
-    """
+    """A 32-bit seed hashed from all ``values`` (unrelated for n, n + 1)."""
     entropy = [int(v) % (1 << 64) for v in values]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
-
-def sample_seed(base_seed: int, position: int) -> int:
-    """The seed of the sample at ``position`` of a seeded sample stream."""
-    return mix_seed(base_seed, position)

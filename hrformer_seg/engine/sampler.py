@@ -1,17 +1,10 @@
-"""An infinite sampler that starts anywhere, with a seed per sample.
+"""One global sample stream that starts anywhere, each sample's
+augmentation seeded by its position in it (docs/engine.md).
 
-mmengine's ``IterBasedTrainLoop`` resumes by drawing and discarding every
-batch already trained on, and the augmentation after a resume still differs:
-each worker's RNGs depend on which samples it happened to process before.
-
-:class:`ResumableInfiniteSampler` defines one global stream: sample ``n``
-(counted over all ranks) is entry ``n mod len`` of the permutation of epoch
-``n // len``, and rank ``r`` of ``W`` takes samples ``r, r + W, ...`` from its
-start. Each index it yields is a :class:`SeededIndex` carrying the seed of
-sample ``n``; :class:`SeededDataset` seeds python, numpy and torch with it
-right before the wrapped dataset's pipeline runs, in the worker that loads
-it. Augmentation then depends only on the sample's position in the stream.
+Sample ``n`` (over all ranks) is entry ``n mod len`` of the permutation of
+epoch ``n // len``; rank ``r`` of ``W`` takes samples ``r, r + W, ...``.
 """
+import contextlib
 from typing import Any, Iterator, Optional, Sized
 
 import numpy as np
@@ -20,12 +13,7 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from torch.utils.data import Dataset, Sampler, get_worker_info
 
 from hrformer_seg.registry import DATA_SAMPLERS
-from .random_state import (
-    mix_seed,
-    preserved_rng_state,
-    sample_seed,
-    seed_everything,
-)
+from .random_state import mix_seed, preserved_rng_state, seed_everything
 
 
 class SeededIndex(int):
@@ -38,26 +26,20 @@ class SeededIndex(int):
         obj.seed = seed
         return obj
 
-    def __reduce__(self):
+    def __reduce__(self):  # for the data loader's workers
         return SeededIndex, (int(self), self.seed)
-
-    def __repr__(self) -> str:
-        return f'SeededIndex({int(self)}, seed={self.seed})'
 
 
 @DATA_SAMPLERS.register_module()
 class ResumableInfiniteSampler(Sampler):
-    """Infinite sampler for iteration-based training that can start anywhere.
+    """Infinite sampler yielding :class:`SeededIndex` es from ``start``.
 
     Args:
-        dataset: the dataset (only its length is used).
-        shuffle: a new random permutation every epoch, else 0..len-1.
-        seed: base seed of the permutations and of the per-sample seeds (the
-            runner passes ``randomness.seed``); None: a random seed shared by
-            all ranks.
-        start: global sample at which iterators start (:meth:`set_start`);
-            None holds them empty until ``set_start`` is called, so that a
-            data loader built before a resume reads nothing.
+        dataset: only its length is used.
+        shuffle: a new permutation every epoch, else 0..len-1.
+        seed: of the permutations and samples; None: random, shared by ranks.
+        start: first global sample; None: iterators are empty until
+            :meth:`set_start` (a data loader built before a resume).
     """
 
     def __init__(self,
@@ -75,8 +57,7 @@ class ResumableInfiniteSampler(Sampler):
         self._epoch_cache = (-1, None)
 
     def set_start(self, start: int) -> None:
-        """The next iterator starts at global sample ``start`` (after ``k``
-        iterations of batch size ``B`` on ``W`` ranks: ``k * B * W``)."""
+        """The next iterator starts at global sample ``start``."""
         if start < 0:
             raise ValueError(f'start must be >= 0, got {start}')
         self.start = int(start)
@@ -99,7 +80,7 @@ class ResumableInfiniteSampler(Sampler):
         position = self.start + self.rank
         while True:
             yield SeededIndex(self.index_at(position),
-                              sample_seed(self.seed, position))
+                              mix_seed(self.seed, position))
             position += self.world_size
 
     def __len__(self) -> int:
@@ -112,7 +93,7 @@ class ResumableInfiniteSampler(Sampler):
         return dict(seed=self.seed, shuffle=self.shuffle, size=self.size)
 
     def load_state_dict(self, state: dict) -> None:
-        """Takes the seed of a checkpoint, checking the stream is the same."""
+        """Takes a checkpoint's seed, checking the dataset size."""
         if state.get('size', self.size) != self.size:
             raise ValueError(
                 f'the checkpoint was trained on a dataset of {state["size"]} '
@@ -123,14 +104,8 @@ class ResumableInfiniteSampler(Sampler):
 
 
 class SeededDataset(Dataset):
-    """Runs ``dataset[i]`` with the RNGs seeded by ``i.seed``.
-
-    Plain ``int`` indices pass through unchanged. In a data loader worker the
-    global RNGs are simply reseeded; in the main process (``num_workers=0``)
-    they are restored afterwards, so the model's random stream is not
-    disturbed. Every other attribute (``metainfo``, ...) is the wrapped
-    dataset's.
-    """
+    """Runs ``dataset[i]`` with the RNGs seeded by ``i.seed`` (restored
+    after it in the main process); other attributes are the dataset's."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -148,9 +123,8 @@ class SeededDataset(Dataset):
         seed = getattr(index, 'seed', None)
         if seed is None:
             return self.dataset[index]
-        if get_worker_info() is not None:
-            seed_everything(seed)
-            return self.dataset[int(index)]
-        with preserved_rng_state():
+        # in the main process the model's random stream must not move
+        with (preserved_rng_state() if get_worker_info() is None
+              else contextlib.nullcontext()):
             seed_everything(seed)
             return self.dataset[int(index)]

@@ -10,15 +10,9 @@ from ..checkpoint import remove_stale_temp_files
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """mmengine's ``CheckpointHook`` (same arguments), safe against crashes.
-
-    mmengine writes checkpoints in place and deletes the oldest one
-    (``max_keep_ckpts``) and the previous best one *before* writing the new
-    file, so a crash while saving can leave a truncated file and nothing to
-    resume from. Here every file goes through the ``'atomic_local'`` backend
-    (temporary file, fsync, rename), whose deletions wait until the hook's
-    step is done, and temporary files left by a killed run are removed when
-    training starts. Local files only.
+    """mmengine's ``CheckpointHook`` (same arguments) writing through the
+    ``'atomic_local'`` backend: no partial file, and replaced checkpoints
+    are deleted only once their successor is complete. Local files only.
     """
 
     def __init__(self, *args, backend_args: Optional[dict] = None,

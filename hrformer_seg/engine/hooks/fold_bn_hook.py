@@ -8,11 +8,8 @@ from hrformer_seg.registry import HOOKS
 
 @HOOKS.register_module()
 class FoldBatchNormHook(Hook):
-    """Fold the model's BN layers into its convolutions when testing starts.
-
-    Runs after the checkpoint is loaded (``before_test_epoch``) on the model
-    in eval mode; test-time only, since a folded model cannot be trained.
-    """
+    """Folds the BN layers into the convolutions once the checkpoint is
+    loaded (test time only: a folded model cannot be trained)."""
 
     priority = 'VERY_LOW'
 

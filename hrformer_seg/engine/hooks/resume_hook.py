@@ -32,27 +32,13 @@ def state_dict_mismatches(model_state: Dict[str, torch.Tensor],
 
 @HOOKS.register_module()
 class ExactResumeHook(Hook):
-    """Makes training checkpoints weights-only loadable and exactly resumable.
-
-    Saving (``before_save_checkpoint``): adds every rank's random states
-    (gathered in ``after_train_iter`` before a checkpoint is written) and
-    the sample stream position (with
-    :class:`~hrformer_seg.engine.loops.ResumableIterBasedTrainLoop`), then
-    :func:`~hrformer_seg.engine.checkpoint.encode` s the checkpoint so that
-    it loads with ``torch.load(weights_only=True)``; message hub entries that
-    cannot be encoded are left out with a warning.
-
-    Resuming (``after_load_checkpoint`` with ``resume=True``): refuses a
-    checkpoint whose model keys/shapes or dataset classes differ from this
-    config's (the error lists them) and hands this rank's random states and
-    the stream position to the loop. The config text stored in a checkpoint
-    is never executed. Validation leaves the random states as it found
-    them. Training with components that can lose work is warned about when
-    it starts.
+    """Checkpoints that load weights-only and resume exactly: every rank's
+    random states and the stream position are saved and handed back to the
+    loop; a checkpoint whose model or classes differ is refused, its config
+    text never run; validation keeps the random states (docs/engine.md).
     """
 
-    # after the hooks that add entries to a checkpoint (EMA: NORMAL), before
-    # CheckpointHook (VERY_LOW) writes one
+    # after the hooks adding to a checkpoint (EMA), before CheckpointHook
     priority = 'LOW'
 
     def __init__(self) -> None:
@@ -68,8 +54,7 @@ class ExactResumeHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        # Runner.save_checkpoint runs on rank 0 only: gather every rank's
-        # random states (a collective) when a checkpoint is to be written
+        # checkpoints are written on rank 0: gather the states beforehand
         if is_distributed() and any(
                 isinstance(hook, CheckpointHook) and not hook.by_epoch and (
                     hook.every_n_train_iters(runner, hook.interval,
@@ -118,13 +103,11 @@ class ExactResumeHook(Hook):
         checkpoint.update(encoded)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # a no-op when the safe loader (which decodes) read the file
         decoded = decode(checkpoint)
         checkpoint.clear()
         checkpoint.update(decoded)
         meta = checkpoint.get('meta') or {}
-        # mmengine's resume would run the config text it finds there
-        meta.pop('config', None)
+        meta.pop('config', None)  # mmengine's resume would run it
         if not runner.cfg.get('resume', False):
             return
         source = runner.cfg.get('load_from') or 'the checkpoint'
@@ -149,7 +132,13 @@ class ExactResumeHook(Hook):
                 f'cannot resume from {source}: it was trained on the classes '
                 f'{tuple(saved)}, the dataset of this config has '
                 f'{tuple(current)}')
-        rng_state = self._rng_state_of_this_rank(runner, checkpoint)
+        states = checkpoint.get('rng_states') or []
+        if len(states) != runner.world_size:
+            runner.logger.warning(
+                f'the checkpoint holds the random states of {len(states)} '
+                f'processes, this run has {runner.world_size}: the resumed '
+                'run will not repeat the original')
+        rng_state = states[runner.rank] if runner.rank < len(states) else None
         loop = runner.train_loop
         if hasattr(loop, 'load_state_dict') and 'train_loop' in checkpoint:
             loop.load_state_dict(checkpoint['train_loop'], meta['iter'],
@@ -158,13 +147,3 @@ class ExactResumeHook(Hook):
             set_rng_state(rng_state)
         runner.logger.info(
             f'Resumed from {source} at iteration {meta["iter"]}')
-
-    @staticmethod
-    def _rng_state_of_this_rank(runner, checkpoint: dict):
-        states = checkpoint.get('rng_states') or []
-        if len(states) != runner.world_size:
-            runner.logger.warning(
-                f'the checkpoint holds the random states of {len(states)} '
-                f'processes, this run has {runner.world_size}: the resumed '
-                'run will not repeat the original')
-        return states[runner.rank] if runner.rank < len(states) else None
