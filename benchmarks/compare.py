@@ -71,6 +71,10 @@ def parse_args() -> argparse.Namespace:
                         help='ours only: fold BN into convs (infer/tta), as '
                         'tools/test.py --fuse-conv-bn; MMSeg has no such '
                         'option')
+    parser.add_argument(
+        '--amp', choices=('none', 'ours', 'peer', 'both'), default='none',
+        help='which side runs under bf16 autocast (fp16 on CUDA), as '
+        'benchmark.py --amp')
     parser.add_argument('--json', default=None)
     args = parser.parse_args()
     if args.shape is None:
@@ -91,6 +95,8 @@ def side_command(side: str, args: argparse.Namespace, out: str) -> List[str]:
               '--worker-out', out]
     if args.threads:
         common += ['--threads', str(args.threads)]
+    if args.amp in (side, 'both'):
+        common.append('--amp')
     if side == 'ours':
         cmd = [args.ours_python, osp.join(ROOT, 'tools', 'analysis_tools',
                                           'benchmark.py'), args.config,
@@ -141,11 +147,16 @@ def comparison_table(ours: Dict[str, Any], peer: Dict[str, Any],
     what = {'infer': f'inference ({args.infer_api}, whole)',
             'tta': 'ms+flip inference', 'train':
             'training step (fwd + bwd + AdamW)'}[args.mode]
+    def precision(side: str) -> str:
+        amp = getattr(args, 'amp', 'none')
+        return 'bf16 autocast' if amp in (side, 'both') else 'fp32'
+
     rows = [
         f'{what}, input {args.batch}x3x{h}x{w}, {o["device"]}, '
         f'{o["threads"]} threads; {args.repeat} interleaved rounds x '
         f'{args.iters} timed iteration(s) per side',
-        '| | ours | peer | ours/peer |',
+        f"| | ours ({precision('ours')}) | peer ({precision('peer')}) "
+        '| ours/peer |',
         '|---|---|---|---|',
         f"| time per image (s), median [min-max] | "
         f"{cell(o['time_per_image_s'], '.2f')} | "

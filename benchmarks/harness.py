@@ -161,6 +161,11 @@ def build_parser(with_config: bool = True,
         help="infer mode: model.test_step (default) or model(x, "
         "mode='tensor') on a normalised batch")
     parser.add_argument(
+        '--amp', action='store_true',
+        help='bf16 autocast (CPU; fp16 on CUDA) around the forward pass: '
+        'test_step / the forward of train_step (the backward and the '
+        'optimizer step run outside it, as mmengine runs them)')
+    parser.add_argument(
         '--fuse-conv-bn', action='store_true',
         help='infer/tta: fold BN layers into the convolutions before them '
         "(mmcv's fuse_conv_bn, as tools/test.py --fuse-conv-bn)")
@@ -349,14 +354,37 @@ def make_batches(subject: Subject, mode: str, shape: Sequence[int],
     return dict(inputs=inputs, data_samples=samples)
 
 
+def autocast_context(device: torch.device, enabled: bool) -> Any:
+    """``torch.autocast`` of ``--amp``: bf16 on a CPU, fp16 on CUDA."""
+    dtype = torch.bfloat16 if device.type == 'cpu' else torch.float16
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+
+
+def _with_autocast(optim_wrapper: Any, device: torch.device) -> None:
+    """Runs ``optim_wrapper.optim_context`` (the forward of mmengine's
+    ``train_step``) under :func:`autocast_context` as well."""
+    import contextlib
+    plain = optim_wrapper.optim_context
+
+    @contextlib.contextmanager
+    def optim_context(model: nn.Module) -> Any:
+        with plain(model), autocast_context(device, True):
+            yield
+
+    optim_wrapper.optim_context = optim_context
+
+
 def make_step(subject: Subject, args: argparse.Namespace,
               device: torch.device) -> Callable[[], Any]:
     """A function running one iteration of ``args.mode``."""
     model = subject.model.to(device)
     data = make_batches(subject, args.mode, args.shape, args.batch)
+    amp = getattr(args, 'amp', False)
     if args.mode == 'train':
         model.train()
         optim_wrapper = subject.build_optim_wrapper(model)
+        if amp:
+            _with_autocast(optim_wrapper, device)
 
         def train_step() -> Any:
             return model.train_step(data, optim_wrapper)
@@ -369,7 +397,7 @@ def make_step(subject: Subject, args: argparse.Namespace,
         tta = subject.build_tta_model(model).to(device).eval()
 
         def tta_step() -> Any:
-            with torch.no_grad():
+            with torch.no_grad(), autocast_context(device, amp):
                 return tta.test_step(data)
         return tta_step
     if args.infer_api == 'tensor':
@@ -377,12 +405,12 @@ def make_step(subject: Subject, args: argparse.Namespace,
             inputs = model.data_preprocessor(data, False)['inputs']
 
         def tensor_step() -> Any:
-            with torch.no_grad():
+            with torch.no_grad(), autocast_context(device, amp):
                 return model(inputs, mode='tensor')
         return tensor_step
 
     def predict_step() -> Any:
-        with torch.no_grad():
+        with torch.no_grad(), autocast_context(device, amp):
             return model.test_step(data)
     return predict_step
 
@@ -468,6 +496,7 @@ def worker(subject: Subject, args: argparse.Namespace) -> Dict[str, Any]:
     mm_rates += matmul_rate(device)
     result = dict(
         name=subject.name, mode=args.mode, shape=list(args.shape),
+        amp=bool(getattr(args, 'amp', False)),
         batch=args.batch, infer_api=args.infer_api,
         device=str(device), threads=torch.get_num_threads(),
         torch=torch.__version__, num_params=num_params,

@@ -7,12 +7,16 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 
 import hrformer_seg  # noqa: F401  (registers everything)
 from hrformer_seg.utils.config_errors import config_error_context
+from hrformer_seg.utils.precision import cpu_summary, resolve_amp
 from hrformer_seg.utils.tool_setup import (
+    add_amp_arg,
     add_cfg_options,
     add_launcher_args,
+    amp_device_type,
     build_runner,
     load_tool_config,
     set_local_rank,
@@ -45,6 +49,7 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='fold BN layers into the convolutions before them (faster, '
         'same results up to float rounding)')
+    add_amp_arg(parser)
     add_cfg_options(parser)
     add_launcher_args(parser)
     args = parser.parse_args()
@@ -88,6 +93,20 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
+    where = amp_device_type()
+    precision = resolve_amp(args.amp, where)
+    if precision == 'bf16' and where == 'cuda':
+        raise ValueError('--amp bf16: on CUDA, testing under autocast is '
+                         "float16 (mmengine's TestLoop); use --amp")
+    if precision is not None:
+        # mmengine's TestLoop runs the model under its autocast: bfloat16 on
+        # a CPU, float16 on CUDA (--tta included)
+        cfg.test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'),
+                            fp16=True)
+    if args.amp is not None:
+        print_log(f'--amp: testing in {precision or "float32"} on {where}'
+                  + (f' ({cpu_summary()})' if where == 'cpu' else ''),
+                  logger='current')
     if args.fuse_conv_bn:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='FoldBatchNormHook')]

@@ -3,10 +3,8 @@
 The command line of MMSegmentation's tools/train.py, so habits carry over.
 """
 import argparse
-import logging
 import os
 
-import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
@@ -14,9 +12,12 @@ import hrformer_seg  # noqa: F401  (registers everything)
 from hrformer_seg.engine.checkpoint import checkpoints_in, latest_checkpoint
 from hrformer_seg.utils.checkpoint import CheckpointError
 from hrformer_seg.utils.config_errors import config_error_context
+from hrformer_seg.utils.precision import cpu_summary, resolve_amp
 from hrformer_seg.utils.tool_setup import (
+    add_amp_arg,
     add_cfg_options,
     add_launcher_args,
+    amp_device_type,
     build_runner,
     load_tool_config,
     set_local_rank,
@@ -34,12 +35,7 @@ def parse_args() -> argparse.Namespace:
         const='auto',
         help='resume from the given checkpoint; without a path, from the '
         'latest checkpoint in the work dir')
-    parser.add_argument(
-        '--amp',
-        action='store_true',
-        default=False,
-        help='automatic mixed precision (fp16 autocast + dynamic loss '
-        'scaling; needs CUDA)')
+    add_amp_arg(parser)
     add_cfg_options(parser, 'train_dataloader.batch_size=4 '
                     'model.activation_memory=checkpoint')
     add_launcher_args(parser)
@@ -51,19 +47,20 @@ def parse_args() -> argparse.Namespace:
 def setup_cfg(args: argparse.Namespace) -> Config:
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
-    if args.amp:
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper == 'AmpOptimWrapper':
-            print_log('AMP is already enabled in the config.',
-                      logger='current', level=logging.WARNING)
-        elif not torch.cuda.is_available():
-            # mmengine's AmpOptimWrapper (fp16 autocast + loss scaling) needs
-            # CUDA; say so instead of failing deep inside the runner
-            print_log('--amp needs CUDA: training in float32 on this machine',
-                      logger='current', level=logging.WARNING)
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    precision = resolve_amp(args.amp, amp_device_type())
+    if precision == 'fp16':  # CUDA: mmengine's fp16 autocast + loss scaling
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    elif precision == 'bf16':
+        cfg.optim_wrapper.type = 'BF16AmpOptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)
+        if cfg.get('val_cfg') is not None:  # validation under autocast too
+            cfg.val_cfg = dict(cfg.val_cfg, fp16=True)
+    if args.amp is not None:
+        where = amp_device_type()
+        print_log(f'--amp: training in {precision or "float32"} on {where}'
+                  + (f' ({cpu_summary()})' if where == 'cpu' else ''),
+                  logger='current')
     if args.resume == 'auto':
         # the checkpoint named by work_dir/last_checkpoint, also when the
         # work dir was moved; none: train from the start

@@ -32,6 +32,7 @@ from hrformer_seg.utils.checkpoint import (
     load_checkpoint_file,
 )
 from hrformer_seg.utils.device import replace_syncbn
+from hrformer_seg.utils.precision import resolve_amp
 from hrformer_seg.visualization import (
     SegLocalVisualizer,
     cityscapes_metainfo,
@@ -42,6 +43,8 @@ from hrformer_seg.visualization import (
 ImageType = Union[str, os.PathLike, np.ndarray]
 ImagesType = Union[ImageType, Sequence[ImageType]]
 
+
+_AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 def _load_config(config: Union[str, os.PathLike, Config]) -> Config:
     if isinstance(config, (str, os.PathLike)):
@@ -87,7 +90,8 @@ def init_model(config: Union[str, os.PathLike, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
                cfg_options: Optional[dict] = None,
-               fuse_conv_bn: bool = False) -> nn.Module:
+               fuse_conv_bn: bool = False,
+               amp: Union[bool, str] = False) -> nn.Module:
     """Build a segmentor from a config and load its trained weights.
 
     The checkpoint is read with ``torch.load(weights_only=True)`` (see
@@ -108,6 +112,10 @@ def init_model(config: Union[str, os.PathLike, Config],
         fuse_conv_bn: fold the BN layers into the convolutions before them
             (:func:`~hrformer_seg.models.utils.fold_batch_norms`): faster,
             same predictions up to float rounding, inference only.
+        amp: :func:`inference_model` runs the model under autocast: True
+            (or 'auto') for bfloat16 on a CPU with native bf16 (float32 on
+            other CPUs, with a warning) and float16 on CUDA; 'bf16' forces
+            bfloat16 (:func:`~hrformer_seg.utils.precision.resolve_amp`).
 
     Returns:
         The model on ``device``, in eval mode.
@@ -158,6 +166,9 @@ def init_model(config: Union[str, os.PathLike, Config],
     model.eval()
     if fuse_conv_bn:
         fold_batch_norms(model)
+    precision = resolve_amp('auto' if amp is True else (amp or None),
+                            torch.device(device).type)
+    model.autocast_dtype = _AUTOCAST_DTYPES.get(precision)
     return model
 
 
@@ -234,7 +245,10 @@ def inference_model(
                              'hrformer_seg.apis.init_model')
     init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
     data = _prepare(cfg, images)
-    with torch.no_grad():
+    dtype = getattr(model, 'autocast_dtype', None)
+    device_type = next(model.parameters()).device.type
+    with torch.no_grad(), torch.autocast(device_type, dtype=dtype,
+                                         enabled=dtype is not None):
         results = model.test_step(data)
     return results[0] if single else results
 

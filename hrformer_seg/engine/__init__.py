@@ -1,6 +1,7 @@
 """Training that does not lose work, on mmengine's extension points:
 crash-safe checkpoint files, exact resumption, no step on a NaN loss.
 Importing it only registers the components (docs/engine.md)."""
+from .amp_optim_wrapper import BF16AmpOptimWrapper
 from .checkpoint import (
     AtomicLocalBackend,
     CheckpointError,
@@ -19,7 +20,8 @@ from .loops import NonFiniteLossError, ResumableIterBasedTrainLoop
 from .sampler import ResumableInfiniteSampler, SeededDataset, SeededIndex
 
 __all__ = [
-    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CheckpointError',
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'BF16AmpOptimWrapper',
+    'CheckpointError',
     'ExactResumeHook', 'FiniteLossOptimWrapper', 'FoldBatchNormHook',
     'GroupedOptimWrapperConstructor', 'NonFiniteLossError',
     'ResumableInfiniteSampler', 'ResumableIterBasedTrainLoop',

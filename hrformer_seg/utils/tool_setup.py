@@ -18,6 +18,7 @@ from hrformer_seg.utils.config_errors import (
 )
 from hrformer_seg.utils.device import adapt_cfg_to_device
 from hrformer_seg.utils.malloc import apply_env_cfg
+from hrformer_seg.utils.precision import AMP_CHOICES
 
 
 def add_cfg_options(parser: argparse.ArgumentParser,
@@ -27,6 +28,20 @@ def add_cfg_options(parser: argparse.ArgumentParser,
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the config, key=value' + (
             f' (e.g. {example})' if example else ''))
+
+
+def add_amp_arg(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--amp [auto|bf16|fp16]`` (:func:`resolve_amp`)."""
+    parser.add_argument(
+        '--amp', nargs='?', const='auto', default=None, choices=AMP_CHOICES,
+        help='mixed precision: bf16 autocast on a CPU with native bf16 '
+        '(AVX512-BF16/AMX; float32 elsewhere unless --amp bf16), fp16 with '
+        'loss scaling on CUDA')
+
+
+def amp_device_type() -> str:
+    """Where the tools run the model: 'cuda' when available, else 'cpu'."""
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 def add_launcher_args(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CFG = (ROOT / 'configs' / 'hrformer' /
@@ -98,3 +99,33 @@ def test_train_names_config_on_misspelt_key(dataset, tmp_path):
     assert proc.returncode != 0
     assert 'drop_path_rat' in proc.stderr
     assert str(DEMO_CFG) in proc.stderr
+
+
+@pytest.mark.slow
+def test_train_and_test_with_bf16_autocast(dataset, tmp_path):
+    """--amp bf16 (forced, so on any CPU): training through
+    BF16AmpOptimWrapper, then --amp --tta testing under autocast."""
+    work_dir = tmp_path / 'work'
+    out = run([ROOT / 'tools/train.py', DEMO_CFG, '--work-dir', work_dir,
+               '--amp', 'bf16', *tiny_options(dataset)], cwd=tmp_path)
+    assert '--amp: training in bf16 on cpu' in out
+    assert 'mIoU' in out
+    ckpt = work_dir / 'iter_2.pth'
+    saved = torch.load(ckpt, map_location='cpu', weights_only=True)
+    assert all(v.dtype == torch.float32 for v in saved['state_dict'].values()
+               if v.is_floating_point())  # float32 master weights
+    out = run([ROOT / 'tools/test.py', DEMO_CFG, ckpt, '--amp', 'bf16',
+               '--tta', '--work-dir', tmp_path / 'test',
+               *tiny_options(dataset)], cwd=tmp_path)
+    assert '--amp: testing in bf16 on cpu' in out and 'mIoU' in out
+
+
+def test_amp_fp16_on_a_cpu_is_refused(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip('CUDA present: fp16 is allowed')
+    proc = subprocess.run(
+        [sys.executable, ROOT / 'tools/train.py', DEMO_CFG, '--amp', 'fp16',
+         '--work-dir', tmp_path], cwd=tmp_path, capture_output=True,
+        text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    assert proc.returncode != 0
+    assert '--amp fp16 needs CUDA; on a CPU use --amp bf16' in proc.stderr

@@ -3,7 +3,7 @@
     python tools/analysis_tools/benchmark.py CONFIG [CKPT]
         --mode infer|train|tta --shape H W [--batch B] [--repeat N]
         [--warmup K] [--threads T] [--fresh-process] [--json OUT]
-        [--infer-api predict|tensor] [--fuse-conv-bn] [--no-flops]
+        [--infer-api predict|tensor] [--amp] [--fuse-conv-bn] [--no-flops]
         [--profile ROWS] [--cfg-options k=v ...]
 
 The command line of ``benchmarks/harness.py`` for our models, built from

@@ -12,6 +12,11 @@ from ..utils.activation_memory import (
     check_activation_memory,
     set_activation_memory,
 )
+from ..utils.memory_format import (
+    apply_memory_format,
+    check_memory_format,
+    input_layout,
+)
 from .base import BaseSegmentor, OptSampleList, SampleList
 
 
@@ -61,6 +66,9 @@ class EncoderDecoder(BaseSegmentor):
             the reference computation), 'lean' (keep dense convolution and
             attention outputs, recompute the rest in backward) or
             'checkpoint' (recompute everything in backward).
+        memory_format: 'auto', 'channels_last' or 'contiguous', the layout
+            of the weights and inputs of the convolutions
+            (:mod:`hrformer_seg.models.utils.memory_format`).
         pretrained: shortcut for the backbone's
             ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``.
         init_cfg: mmengine init config.
@@ -75,12 +83,14 @@ class EncoderDecoder(BaseSegmentor):
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  activation_memory: str = DEFAULT_ACTIVATION_MEMORY,
+                 memory_format: str = 'auto',
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         name = type(self).__name__
         mode = check_activation_memory(activation_memory, name)
+        self.memory_format = check_memory_format(memory_format, name)
         if pretrained is not None:
             backbone = dict(
                 backbone,
@@ -98,6 +108,7 @@ class EncoderDecoder(BaseSegmentor):
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(test_cfg or {})
         _check_test_cfg(self.test_cfg)
+        self.channels_last = apply_memory_format(self, memory_format)
 
     def _init_decode_head(self, decode_head: Union[dict, Sequence[dict]],
                           activation_memory: str) -> None:
@@ -125,7 +136,8 @@ class EncoderDecoder(BaseSegmentor):
 
     def extract_feat(self, inputs: torch.Tensor) -> Sequence[torch.Tensor]:
         """Backbone (and neck) features of (N, C, H, W) images."""
-        x = self.backbone(inputs)
+        x = self.backbone(
+            input_layout(inputs, self.memory_format, self.channels_last))
         if self.neck is not None:
             x = self.neck(x)
         return x

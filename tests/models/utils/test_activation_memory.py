@@ -97,6 +97,8 @@ def _cascade(mode=None, conv_cfg=None, **ocr_kwargs) -> nn.Module:
                                       loss_weight=1.0), **ocr_kwargs)))
     if mode is not None:
         cfg['activation_memory'] = mode
+    # NCHW on every CPU: the NNPACK calls counted below need it
+    cfg['memory_format'] = 'contiguous'
     return MODELS.build(cfg)
 
 
