@@ -35,6 +35,8 @@ from . import harness
 
 DEFAULT_CONFIG = ('configs/hrformer/'
                   'ocrnet_hrformer-s_4x2_512x1024_80k_cityscapes.py')
+TRAIN_SHAPE, TRAIN_BATCH = [512, 1024], 2
+INFER_SHAPE = [1024, 2048]
 REFERENCE_GB = 11.54  # per GPU, batch 2 at 512x1024, the recipe's table
 OPTIM_WRAPPERS = {
     'fp32': {},
@@ -79,7 +81,8 @@ def _optim_wrapper(subject: harness.Subject, precision: str) -> Any:
 def run_path(config: str, mode: str, precision: str, memory: str,
              memory_format: str, steps: int) -> Dict[str, Any]:
     """Times one path; raises on an error or a non-finite loss."""
-    shape, batch = ([512, 1024], 2) if mode == 'train' else ([1024, 2048], 1)
+    shape, batch = ((TRAIN_SHAPE, TRAIN_BATCH) if mode == 'train'
+                    else (INFER_SHAPE, 1))
     subject = _subject(config, mode, shape, batch, memory, memory_format)
     model = subject.model.cuda()
     data = harness.make_batches(subject, mode, shape, batch)
@@ -147,8 +150,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         shown = (f"{result['time_s']:.3f} s, {result['peak_gb']:.2f} GB"
                  if result else 'FAILED')
         print(f'{name}: {shown}', flush=True)
-    print(f'\n{gpu}: one GPU, batch 2 x 512x1024 training, 1 x 1024x2048 '
-          f'inference; reference: {REFERENCE_GB} GB per GPU (training)')
+    train = 'x'.join(map(str, TRAIN_SHAPE))
+    infer = 'x'.join(map(str, INFER_SHAPE))
+    print(f'\n{gpu}: one GPU, training {TRAIN_BATCH} x {train}, inference '
+          f'1 x {infer}; reference: {REFERENCE_GB} GB per GPU (training)')
     print('| mode | precision | activation memory | memory format | '
           's per step | peak GB |')
     print('|---|---|---|---|---|---|')
