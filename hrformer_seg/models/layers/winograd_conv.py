@@ -11,11 +11,9 @@ than the direct convolution; by how much depends on the CPU (measure with
 ``tools/analysis_tools/benchmark.py``).
 
 :class:`WinogradConv2d` is an ``nn.Conv2d`` (same parameters, same checkpoint
-keys) that takes that path for what it can do exactly: float32 CPU tensors in
-NCHW layout (a channels-last input means the model chose oneDNN's
-channels-last path, see ``memory_format``), 3x3 kernel, stride 1, padding
-1, no dilation, no groups, zero padding, no autocast, NNPACK not switched
-off (``torch.backends.nnpack.flags``), not
+keys) that takes that path for what it can do exactly: float32 CPU tensors,
+3x3 kernel, stride 1, padding 1, no dilation, no groups, zero padding, no
+autocast, NNPACK not switched off (``torch.backends.nnpack.flags``), not
 while tracing, compiling or exporting (ONNX, TorchScript,
 ``torch.export`` see a plain convolution). Everything else, CUDA included,
 goes through ``nn.Conv2d``. The backward pass computes the input gradient
@@ -119,7 +117,7 @@ class WinogradConv2d(nn.Conv2d):
     def uses_winograd(self, x: Tensor) -> bool:
         """Whether :meth:`forward` takes the NNPACK path for input ``x``."""
         return (x.device.type == 'cpu' and x.dim() == 4
-                and x.dtype == torch.float32 and x.is_contiguous()
+                and x.dtype == torch.float32
                 and self.weight.dtype == torch.float32
                 and self.kernel_size == (3, 3) and self.stride == (1, 1)
                 and self.padding == (1, 1) and self.dilation == (1, 1)

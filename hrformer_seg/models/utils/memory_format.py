@@ -11,9 +11,10 @@ The model's ``memory_format`` setting:
 * ``'auto'`` (default): channels-last weights on a machine without CUDA
   whose CPU has AVX-512 (torch reports ``AVX512``), where the float32
   convolutions are faster that way too; NCHW elsewhere (CUDA machines keep
-  the reference layout; on AVX2-only CPUs the NNPACK Winograd heads,
-  ``WinogradConv2d``, need NCHW). CPU inputs go channels-last with
-  channels-last weights and under CPU autocast, on any CPU.
+  the reference layout, AVX2-only CPUs the layout their float32 path was
+  tuned in). CPU inputs go channels-last with channels-last weights and
+  under CPU autocast, on any CPU. ``WinogradConv2d`` runs NCHW whatever it
+  is given (NNPACK's layout).
 * ``'channels_last'``: channels-last weights and inputs on any device.
 * ``'contiguous'``: NCHW throughout.
 
