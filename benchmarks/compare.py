@@ -75,6 +75,9 @@ def parse_args() -> argparse.Namespace:
         '--amp', choices=('none', 'ours', 'peer', 'both'), default='none',
         help='which side runs under bf16 autocast (fp16 on CUDA), as '
         'benchmark.py --amp')
+    parser.add_argument('--no-flops', action='store_true',
+                        help='do not count FLOPs (saves one iteration per '
+                        'process)')
     parser.add_argument('--json', default=None)
     args = parser.parse_args()
     if args.shape is None:
@@ -97,6 +100,8 @@ def side_command(side: str, args: argparse.Namespace, out: str) -> List[str]:
         common += ['--threads', str(args.threads)]
     if args.amp in (side, 'both'):
         common.append('--amp')
+    if args.no_flops:
+        common.append('--no-flops')
     if side == 'ours':
         cmd = [args.ours_python, osp.join(ROOT, 'tools', 'analysis_tools',
                                           'benchmark.py'), args.config,
