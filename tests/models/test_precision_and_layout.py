@@ -129,3 +129,37 @@ def test_bf16_training_step_agrees_with_float32():
     norms = [torch.cat([p.grad.flatten() for p in m.parameters()
                         if p.grad is not None]).norm() for m in models]
     assert abs(norms[1] - norms[0]) / norms[0] < 0.1
+
+
+def test_ocr_region_attention_stays_float32_under_autocast():
+    """The OCR head's softmax over all pixels (region gathering) and its
+    pixel-region attention run in float32 inside bf16 autocast."""
+    from hrformer_seg.models.decode_heads.ocr_head import (
+        ObjectAttentionBlock, SpatialGather)
+    torch.manual_seed(0)
+    feats = torch.randn(2, 16, 24, 32)
+    logits = torch.randn(2, 5, 24, 32) * 4
+    gather = SpatialGather()
+    ref = gather(feats, logits)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = gather(feats.bfloat16(), logits.bfloat16())
+    assert out.dtype == torch.float32
+    # only the inputs' rounding to bf16 differs
+    torch.testing.assert_close(out, gather(feats.bfloat16().float(),
+                                           logits.bfloat16().float()))
+    assert (out - ref).abs().max() < 0.05 * ref.abs().max()
+
+    block = ObjectAttentionBlock(16, 8, norm_cfg=dict(type='BN')).eval()
+    seen = {}
+
+    def record(name):
+        def hook(module, args, out=None):
+            seen[name] = (args[0] if out is None else out).dtype
+        return hook
+
+    block.out_project.register_forward_pre_hook(record('context'))
+    block.key_project.register_forward_hook(record('key'))
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        fused = block(feats, ref)
+    assert seen == {'key': torch.float32, 'context': torch.float32}
+    assert fused.dtype == torch.bfloat16  # the per-pixel convolutions
