@@ -22,9 +22,8 @@ class SpatialGather(nn.Module):
     Each class map of the coarse logits is turned into a distribution over
     pixels (softmax over H*W of ``scale * logits``); a region's feature is
     the expectation of the pixel features under that distribution. Computed
-    in float32 under autocast: in bf16 the distributions over thousands of
-    pixels lose too much (the demo trained in bf16 lost 3-4 mIoU; a few
-    MFLOP per image).
+    in float32 under autocast: in bf16 these distributions over thousands
+    of pixels cost accuracy in training (docs/cpu_precision.md).
 
     Args:
         scale: factor applied to the logits before the softmax.
