@@ -135,7 +135,9 @@ def test_ocr_region_attention_stays_float32_under_autocast():
     """The OCR head's softmax over all pixels (region gathering) and its
     pixel-region attention run in float32 inside bf16 autocast."""
     from hrformer_seg.models.decode_heads.ocr_head import (
-        ObjectAttentionBlock, SpatialGather)
+        ObjectAttentionBlock,
+        SpatialGather,
+    )
     torch.manual_seed(0)
     feats = torch.randn(2, 16, 24, 32)
     logits = torch.randn(2, 5, 24, 32) * 4
