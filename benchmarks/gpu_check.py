@@ -44,7 +44,6 @@ OPTIM_WRAPPERS = {
                  loss_scale='dynamic'),
     'bf16': dict(type='BF16AmpOptimWrapper', dtype='bfloat16'),
 }
-AUTOCAST = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 # (precision, activation memory, memory format)
 TRAIN_PATHS = [
     ('fp32', 'full', 'auto'), ('fp32', 'lean', 'auto'),
@@ -98,7 +97,8 @@ def run_path(config: str, mode: str, precision: str, memory: str,
                 raise FloatingPointError(f'non-finite loss terms: {bad}')
     else:
         model.eval()
-        dtype = AUTOCAST[precision]
+        from hrformer_seg.utils.precision import AUTOCAST_DTYPES
+        dtype = AUTOCAST_DTYPES.get(precision)  # fp32: None
 
         def step() -> None:
             with torch.no_grad(), torch.autocast(

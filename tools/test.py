@@ -7,11 +7,9 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict
-from mmengine.logging import print_log
 
 import hrformer_seg  # noqa: F401  (registers everything)
 from hrformer_seg.utils.config_errors import config_error_context
-from hrformer_seg.utils.precision import cpu_summary, resolve_amp
 from hrformer_seg.utils.tool_setup import (
     add_amp_arg,
     add_cfg_options,
@@ -19,6 +17,7 @@ from hrformer_seg.utils.tool_setup import (
     amp_device_type,
     build_runner,
     load_tool_config,
+    resolve_tool_amp,
     set_local_rank,
 )
 
@@ -93,9 +92,8 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
-    where = amp_device_type()
-    precision = resolve_amp(args.amp, where)
-    if precision == 'bf16' and where == 'cuda':
+    precision = resolve_tool_amp(args.amp, 'testing')
+    if precision == 'bf16' and amp_device_type() == 'cuda':
         raise ValueError('--amp bf16: on CUDA, testing under autocast is '
                          "float16 (mmengine's TestLoop); use --amp")
     if precision is not None:
@@ -103,10 +101,6 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         # a CPU, float16 on CUDA (--tta included)
         cfg.test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'),
                             fp16=True)
-    if args.amp is not None:
-        print_log(f'--amp: testing in {precision or "float32"} on {where}'
-                  + (f' ({cpu_summary()})' if where == 'cpu' else ''),
-                  logger='current')
     if args.fuse_conv_bn:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='FoldBatchNormHook')]

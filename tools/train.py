@@ -12,14 +12,13 @@ import hrformer_seg  # noqa: F401  (registers everything)
 from hrformer_seg.engine.checkpoint import checkpoints_in, latest_checkpoint
 from hrformer_seg.utils.checkpoint import CheckpointError
 from hrformer_seg.utils.config_errors import config_error_context
-from hrformer_seg.utils.precision import cpu_summary, resolve_amp
 from hrformer_seg.utils.tool_setup import (
     add_amp_arg,
     add_cfg_options,
     add_launcher_args,
-    amp_device_type,
     build_runner,
     load_tool_config,
+    resolve_tool_amp,
     set_local_rank,
 )
 
@@ -47,7 +46,7 @@ def parse_args() -> argparse.Namespace:
 def setup_cfg(args: argparse.Namespace) -> Config:
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
-    precision = resolve_amp(args.amp, amp_device_type())
+    precision = resolve_tool_amp(args.amp, 'training')
     if precision == 'fp16':  # CUDA: mmengine's fp16 autocast + loss scaling
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -56,11 +55,6 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.pop('loss_scale', None)
         if cfg.get('val_cfg') is not None:  # validation under autocast too
             cfg.val_cfg = dict(cfg.val_cfg, fp16=True)
-    if args.amp is not None:
-        where = amp_device_type()
-        print_log(f'--amp: training in {precision or "float32"} on {where}'
-                  + (f' ({cpu_summary()})' if where == 'cpu' else ''),
-                  logger='current')
     if args.resume == 'auto':
         # the checkpoint named by work_dir/last_checkpoint, also when the
         # work dir was moved; none: train from the start

@@ -32,7 +32,7 @@ from hrformer_seg.utils.checkpoint import (
     load_checkpoint_file,
 )
 from hrformer_seg.utils.device import replace_syncbn
-from hrformer_seg.utils.precision import resolve_amp
+from hrformer_seg.utils.precision import AUTOCAST_DTYPES, resolve_amp
 from hrformer_seg.visualization import (
     SegLocalVisualizer,
     cityscapes_metainfo,
@@ -43,8 +43,6 @@ from hrformer_seg.visualization import (
 ImageType = Union[str, os.PathLike, np.ndarray]
 ImagesType = Union[ImageType, Sequence[ImageType]]
 
-
-_AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 def _load_config(config: Union[str, os.PathLike, Config]) -> Config:
     if isinstance(config, (str, os.PathLike)):
@@ -168,7 +166,7 @@ def init_model(config: Union[str, os.PathLike, Config],
         fold_batch_norms(model)
     precision = resolve_amp('auto' if amp is True else (amp or None),
                             torch.device(device).type)
-    model.autocast_dtype = _AUTOCAST_DTYPES.get(precision)
+    model.autocast_dtype = AUTOCAST_DTYPES.get(precision)
     return model
 
 

@@ -15,6 +15,8 @@ import torch
 from mmengine.logging import print_log
 
 AMP_CHOICES = ('auto', 'bf16', 'fp16')
+#: the torch dtype of each precision :func:`resolve_amp` returns
+AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 _BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from hrformer_seg.engine import register_safe_local_loader
@@ -18,7 +19,11 @@ from hrformer_seg.utils.config_errors import (
 )
 from hrformer_seg.utils.device import adapt_cfg_to_device
 from hrformer_seg.utils.malloc import apply_env_cfg
-from hrformer_seg.utils.precision import AMP_CHOICES
+from hrformer_seg.utils.precision import (
+    AMP_CHOICES,
+    cpu_summary,
+    resolve_amp,
+)
 
 
 def add_cfg_options(parser: argparse.ArgumentParser,
@@ -42,6 +47,19 @@ def add_amp_arg(parser: argparse.ArgumentParser) -> None:
 def amp_device_type() -> str:
     """Where the tools run the model: 'cuda' when available, else 'cpu'."""
     return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def resolve_tool_amp(choice: Optional[str], doing: str) -> Optional[str]:
+    """:func:`resolve_amp` of a tool's ``--amp`` on :func:`amp_device_type`;
+    with ``--amp`` given, logs e.g. ``--amp: training in bf16 on cpu (...)``.
+    """
+    where = amp_device_type()
+    precision = resolve_amp(choice, where)
+    if choice is not None:
+        print_log(f'--amp: {doing} in {precision or "float32"} on {where}'
+                  + (f' ({cpu_summary()})' if where == 'cpu' else ''),
+                  logger='current')
+    return precision
 
 
 def add_launcher_args(parser: argparse.ArgumentParser) -> None:
