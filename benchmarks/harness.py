@@ -51,6 +51,7 @@ imports no ``hrformer_seg`` at module level (only :func:`build_ours` does):
 the peer's environment, where hrformer_seg is not installed, runs it too.
 """
 import argparse
+import contextlib
 import json
 import os
 import os.path as osp
@@ -363,7 +364,6 @@ def autocast_context(device: torch.device, enabled: bool) -> Any:
 def _with_autocast(optim_wrapper: Any, device: torch.device) -> None:
     """Runs ``optim_wrapper.optim_context`` (the forward of mmengine's
     ``train_step``) under :func:`autocast_context` as well."""
-    import contextlib
     plain = optim_wrapper.optim_context
 
     @contextlib.contextmanager
