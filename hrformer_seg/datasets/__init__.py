@@ -4,6 +4,7 @@ from .ade import ADE20KDataset
 from .basesegdataset import BaseSegDataset
 from .cityscapes import CityscapesDataset
 from .coco_stuff import COCOStuff10KDataset
+from .folder import FolderSegDataset
 from .pascal_context import PascalContextDataset59
 from .transforms import (
     LoadAnnotations,
@@ -15,7 +16,7 @@ from .transforms import (
 
 __all__ = [
     'ADE20KDataset', 'BaseSegDataset', 'COCOStuff10KDataset',
-    'CityscapesDataset', 'PascalContextDataset59', 'LoadAnnotations',
+    'CityscapesDataset', 'FolderSegDataset', 'PascalContextDataset59', 'LoadAnnotations',
     'LoadImageFromFile', 'PackSegInputs', 'PhotoMetricDistortion',
     'RandomCrop'
 ]

@@ -1,7 +1,7 @@
 """A semantic segmentation dataset made of image / label-map file pairs."""
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -10,8 +10,10 @@ from mmengine.registry import DefaultScope
 from hrformer_seg.registry import DATASETS, SCOPE
 
 
-def scan_files(directory: str, suffix: str) -> List[str]:
-    """Paths relative to ``directory`` of all files ending with ``suffix``.
+def scan_files(directory: str, suffix: Union[str, Tuple[str, ...]]
+               ) -> List[str]:
+    """Paths relative to ``directory`` of all files ending with ``suffix``
+    (a string or a tuple of them).
 
     Walks sub-folders (Cityscapes keeps one folder per city) and returns the
     paths sorted, so the order does not depend on the file system.
@@ -46,7 +48,8 @@ class BaseSegDataset(BaseDataset):
 
     Args:
         ann_file: optional split list, relative to ``data_root``.
-        img_suffix: suffix of image files.
+        img_suffix: suffix of image files, or a tuple of suffixes (e.g.
+            ``('.jpg', '.png')``; two images of one name are an error).
         seg_map_suffix: suffix of label-map files.
         metainfo: overrides of :attr:`METAINFO`; ``classes`` may be a subset
             of the dataset's classes (labels of the others become
@@ -76,7 +79,7 @@ class BaseSegDataset(BaseDataset):
 
     def __init__(self,
                  ann_file: str = '',
-                 img_suffix: str = '.jpg',
+                 img_suffix: Union[str, Sequence[str]] = '.jpg',
                  seg_map_suffix: str = '.png',
                  metainfo: Optional[dict] = None,
                  data_root: str = '',
@@ -92,7 +95,8 @@ class BaseSegDataset(BaseDataset):
                  ignore_index: int = 255,
                  reduce_zero_label: bool = False,
                  backend_args: Optional[dict] = None) -> None:
-        self.img_suffix = img_suffix
+        self.img_suffix = img_suffix if isinstance(img_suffix, str) \
+            else tuple(img_suffix)
         self.seg_map_suffix = seg_map_suffix
         self.ignore_index = ignore_index
         self.reduce_zero_label = reduce_zero_label
@@ -196,21 +200,22 @@ class BaseSegDataset(BaseDataset):
                                         f'{self.ann_file} does not exist.')
             with open(self.ann_file) as f:
                 stems = [line.strip() for line in f if line.strip()]
-            missing = [s for s in stems if not osp.isfile(
-                osp.join(img_dir, s + self.img_suffix))]
+            images = {s: self._find_image(img_dir, s) for s in stems}
+            missing = [s for s, path in images.items() if path is None]
             if missing:
                 raise FileNotFoundError(
                     f'{type(self).__name__}: {len(missing)} images of '
                     f'{self.ann_file} are missing, e.g. '
-                    f'{osp.join(img_dir, missing[0] + self.img_suffix)}')
+                    f'{osp.join(img_dir, missing[0])}{self._suffixes[0]}')
         else:
-            stems = [p[:-len(self.img_suffix)]
-                     for p in scan_files(img_dir, self.img_suffix)]
+            images = self._scan_images(img_dir)
+        stems = list(images)
         if not stems:
             where = self.ann_file or img_dir
             raise ValueError(
                 f'{type(self).__name__}: no images ending with '
-                f'{self.img_suffix!r} in {where}; the split is empty.')
+                f'{" or ".join(map(repr, self._suffixes))} in {where}; the '
+                'split is empty.')
 
         data_list, no_label = [], []
         for stem in sorted(stems):
@@ -220,7 +225,7 @@ class BaseSegDataset(BaseDataset):
                 if not osp.isfile(seg_map):
                     no_label.append(seg_map)
             data_list.append(
-                dict(img_path=osp.join(img_dir, stem + self.img_suffix),
+                dict(img_path=images[stem],
                      seg_map_path=seg_map,
                      label_map=self.label_map,
                      reduce_zero_label=self.reduce_zero_label,
@@ -232,3 +237,33 @@ class BaseSegDataset(BaseDataset):
                 f'images have no label map, e.g.\n  {shown}\n'
                 f'{self.CONVERT_HINT}'.rstrip())
         return data_list
+
+    @property
+    def _suffixes(self) -> Tuple[str, ...]:
+        return (self.img_suffix, ) if isinstance(self.img_suffix, str) \
+            else self.img_suffix
+
+    def _find_image(self, img_dir: str, stem: str) -> Optional[str]:
+        for suffix in self._suffixes:
+            path = osp.join(img_dir, stem + suffix)
+            if osp.isfile(path):
+                return path
+        return None
+
+    def _scan_images(self, img_dir: str) -> Dict[str, str]:
+        """{stem: image path} of the image folder.
+
+        Raises:
+            ValueError: two images share a name (``a.jpg`` and ``a.png``).
+        """
+        images: Dict[str, str] = {}
+        for rel in scan_files(img_dir, self._suffixes):
+            suffix = next(s for s in self._suffixes if rel.endswith(s))
+            stem = rel[:-len(suffix)]
+            if stem in images:
+                raise ValueError(
+                    f'{type(self).__name__}: {images[stem]} and '
+                    f'{osp.join(img_dir, rel)} share the label map of '
+                    f'{stem}; keep one of them')
+            images[stem] = osp.join(img_dir, rel)
+        return images

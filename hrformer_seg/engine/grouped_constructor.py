@@ -30,7 +30,16 @@ def merge_param_groups(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """``DefaultOptimWrapperConstructor`` with merged groups and, unless
     the config sets ``fused`` or ``foreach``, ``fused=True`` where the
-    optimizer and the parameters' devices allow it."""
+    optimizer and the parameters' devices allow it.
+
+    One more ``paramwise_cfg`` entry, ``module_lr_mult={'backbone': 0.1}``,
+    multiplies the learning rate of every parameter of a sub-module (by
+    its name in the model) on top of the other rules: unlike a
+    ``custom_keys`` entry, it keeps ``norm_decay_mult``, ``bias_decay_mult``
+    and the other keys in force for those parameters (mmengine applies only
+    the longest matching custom key). Fine-tuning lowers the pretrained
+    backbone's learning rate this way.
+    """
 
     def add_params(self, params: List[dict], module: nn.Module,
                    prefix: str = '', is_dcn_module: Optional[int] = None
@@ -45,7 +54,27 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             super().add_params(groups, module, prefix, is_dcn_module)
         finally:
             logger.setLevel(level)
+        self._apply_module_lr_mult(groups, module)
         params.extend(merge_param_groups(groups))
+
+    def _apply_module_lr_mult(self, groups: List[dict],
+                              module: nn.Module) -> None:
+        mults = self.paramwise_cfg.get('module_lr_mult') or {}
+        if not mults:
+            return
+        names = {id(p): n for n, p in module.named_parameters()}
+        unused = set(mults)
+        for group in groups:
+            name = names.get(id(group['params'][0]), '')
+            for prefix, mult in mults.items():
+                if name == prefix or name.startswith(prefix + '.'):
+                    group['lr'] = group.get('lr', self.base_lr) * mult
+                    unused.discard(prefix)
+        if unused:
+            raise KeyError(
+                f'optim_wrapper.paramwise_cfg.module_lr_mult names '
+                f'{sorted(unused)}, which are not sub-modules with '
+                f'parameters of {type(module).__name__}')
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         cfg = self.optimizer_cfg

@@ -1,4 +1,5 @@
 """General utilities."""
+from .class_count import ClassCountError, resolve_num_classes
 from .checkpoint import (
     CheckpointError,
     extract_state_dict,
@@ -7,6 +8,6 @@ from .checkpoint import (
 )
 
 __all__ = [
-    'CheckpointError', 'extract_state_dict', 'load_checkpoint_file',
+    'CheckpointError', 'ClassCountError', 'resolve_num_classes', 'extract_state_dict', 'load_checkpoint_file',
     'load_state_dict_file'
 ]

@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 from hrformer_seg.engine import register_safe_local_loader
 from hrformer_seg.registry import RUNNERS
+from hrformer_seg.utils.class_count import ClassCountError, resolve_num_classes
 from hrformer_seg.utils.config_errors import (
     ConfigBuildError,
     config_error_context,
@@ -77,17 +78,30 @@ def set_local_rank(args: argparse.Namespace) -> None:
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """Loads ``config`` and applies ``--cfg-options`` (every tool's start).
+    """Loads ``config`` and applies ``--cfg-options`` (every tool's start);
+    the ``num_classes`` are filled from the classes and checked
+    (:func:`~hrformer_seg.utils.class_count.resolve_num_classes`).
 
     Raises:
         FileNotFoundError: naming ``config`` when it does not exist.
+        ConfigBuildError: the class counts disagree (naming the file).
     """
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_class_count(cfg, config)
     return cfg
+
+
+def check_class_count(cfg: Config, config_path: str) -> None:
+    """:func:`resolve_num_classes` with the config file in its error."""
+    try:
+        resolve_num_classes(cfg)
+    except ClassCountError as exc:
+        raise ConfigBuildError(
+            f'{exc}\n  -> check the config file {config_path}') from None
 
 
 def load_tool_config(config: str,
@@ -105,6 +119,7 @@ def load_tool_config(config: str,
     cfg.launcher = launcher  # before the overrides, as in MMSegmentation
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
+        check_class_count(cfg, config)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:

@@ -10,6 +10,7 @@ import hrformer_seg  # noqa: F401
 from hrformer_seg.models.layers import WinogradConv2d
 from hrformer_seg.models.utils import ActivationMemoryMixin
 from hrformer_seg.registry import MODELS
+from hrformer_seg.utils import ClassCountError, resolve_num_classes
 from hrformer_seg.utils.device import adapt_cfg_to_device
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'configs'
@@ -28,6 +29,16 @@ def test_configs_found():
 def test_config_builds_and_runs(path):
     cfg = Config.fromfile(str(path))
     assert cfg.default_scope == 'hrformer_seg'
+    if path.name.endswith('_custom.py'):  # the user names the classes
+        with pytest.raises(ClassCountError, match='classes'):
+            resolve_num_classes(cfg)
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            cfg[loader].dataset.metainfo = dict(classes=('a', 'b', 'c'))
+    # heads, label checks and dataset classes agree
+    count = resolve_num_classes(cfg)
+    if path.name.endswith('_custom.py'):
+        assert count == 3
     adapt_cfg_to_device(cfg)
     model = MODELS.build(cfg.model)
     # the reference computation: nothing recomputed in training, plain
@@ -45,6 +56,7 @@ def test_config_builds_and_runs(path):
         assert winograd == []
     model.eval()
     num_classes = list(cfg.model.decode_head.values())[-1].num_classes
+    assert num_classes == count
     with torch.no_grad():
         logits = model(torch.rand(1, 3, 64, 96), mode='tensor')
     assert logits.shape[:2] == (1, num_classes)
@@ -79,3 +91,21 @@ def test_variant_b_overrides_scalars_only():
     assert heads.fcn.sampler.type == 'OHEMPixelSampler'
     assert heads.ocr.sampler.type == 'OHEMPixelSampler'
     assert heads.fcn.loss_decode.loss_weight == 0.4
+
+
+def test_class_counts_that_disagree_name_both_keys():
+    cfg = Config.fromfile(
+        str(CONFIG_DIR / 'hrformer' / 'ocrnet_hrformer-s_custom.py'))
+    for loader in ('train_dataloader', 'val_dataloader'):
+        cfg[loader].dataset.metainfo = dict(classes=('a', 'b', 'c'))
+    cfg.model.decode_head.ocr.num_classes = 19
+    with pytest.raises(ClassCountError) as err:
+        resolve_num_classes(cfg)
+    message = str(err.value)
+    assert 'model.decode_head.ocr.num_classes is 19' in message
+    assert 'train_dataloader.dataset has 3 classes' in message
+    # the splits must agree with each other too
+    cfg.model.decode_head.ocr.num_classes = None
+    cfg.val_dataloader.dataset.metainfo = dict(classes=('a', 'b'))
+    with pytest.raises(ClassCountError, match='val_dataloader.dataset has 2'):
+        resolve_num_classes(cfg)

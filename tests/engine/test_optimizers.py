@@ -126,3 +126,24 @@ def tiny_model():
     for head in cfg.decode_head.values():
         head.norm_cfg = dict(type='BN', requires_grad=True)
     return MODELS.build(cfg)
+
+
+def test_module_lr_mult_keeps_the_other_rules():
+    cfg = copy.deepcopy(
+        Config.fromfile('configs/_base_/schedules/schedule_finetune_8k.py')
+        .optim_wrapper)
+    assert cfg.paramwise_cfg.module_lr_mult == dict(backbone=0.1)
+    net = nn.Module()
+    net.backbone, net.head = _Net(), _Net()
+    settings = _settings(build_optim_wrapper(net, cfg).optimizer)
+    lr, wd = cfg.optimizer.lr, cfg.optimizer.weight_decay
+    for part, mult in ((net.backbone, 0.1), (net.head, 1.0)):
+        assert settings[id(part.conv.weight)] == pytest.approx((lr * mult,
+                                                                wd))
+        # norms and bias tables: no decay, and the module's learning rate
+        for p in (part.bn.weight, part.norm.bias,
+                  part.relative_position_bias_table):
+            assert settings[id(p)] == pytest.approx((lr * mult, 0.0))
+    cfg.paramwise_cfg.module_lr_mult = dict(backbon=0.1)
+    with pytest.raises(KeyError, match='backbon'):
+        build_optim_wrapper(net, cfg)

@@ -3,6 +3,7 @@ are used as they are (found in mmengine's root TRANSFORMS registry)."""
 from .formatting import PackSegInputs
 from .loading import (
     CorruptFileError,
+    LabelMapWarning,
     LoadAnnotations,
     LoadImageFromFile,
     check_complete,
@@ -10,6 +11,6 @@ from .loading import (
 from .transforms import PhotoMetricDistortion, RandomCrop
 
 __all__ = [
-    'CorruptFileError', 'LoadAnnotations', 'LoadImageFromFile',
+    'CorruptFileError', 'LabelMapWarning', 'LoadAnnotations', 'LoadImageFromFile',
     'PackSegInputs', 'PhotoMetricDistortion', 'RandomCrop', 'check_complete'
 ]

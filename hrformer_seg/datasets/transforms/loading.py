@@ -1,6 +1,7 @@
 """Loading images and label maps, with errors that name the file."""
 import io
-from typing import Optional
+import warnings
+from typing import Optional, Set
 
 import mmcv
 import mmengine.fileio as fileio
@@ -10,12 +11,25 @@ from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from PIL import Image
 
 from hrformer_seg.registry import TRANSFORMS
+from ..label_checks import (
+    binary_0_255_message,
+    channels_message,
+    invalid_values,
+    invalid_values_message,
+    is_binary_0_255,
+    size_mismatch_message,
+    value_counts,
+)
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 
 class CorruptFileError(OSError):
     """An image or label map that cannot be read completely."""
+
+
+class LabelMapWarning(UserWarning):
+    """A label map that loads but is probably not what was meant."""
 
 
 def check_complete(content: bytes, filename: str) -> None:
@@ -134,14 +148,20 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
 class LoadAnnotations(BaseTransform):
     """Load a semantic label map (e.g. ``*_gtFine_labelTrainIds.png``).
 
-    The file is read unchanged (one channel, no colour conversion). Then,
-    in this order: ``label_map`` from the dataset is applied (class subset),
+    The file is read unchanged (one channel, no colour conversion) and
+    checked: a colour (several-channel) map and a map of another size than
+    its image (``ori_shape``, when an image was loaded before) raise an
+    error naming both files. A map holding only the values 0 and 255 (a
+    black-and-white mask, whose foreground would be ignored) gives a
+    :class:`LabelMapWarning` naming it, once per file and process. Then, in
+    this order: ``label_map`` from the dataset is applied (class subset),
     ``reduce_zero_label`` shifts the labels, and the values are checked to
     be in ``{0, ..., num_classes - 1, ignore_index}``.
 
     Required keys: ``seg_map_path``, optional ``label_map``,
-    ``reduce_zero_label``, ``seg_fields``. Added keys: ``gt_seg_map``
-    (H, W) uint8 for 8-bit files; ``seg_fields`` gets ``'gt_seg_map'``.
+    ``reduce_zero_label``, ``seg_fields``, ``ori_shape``, ``img_path``.
+    Added keys: ``gt_seg_map`` (H, W) uint8 for 8-bit files;
+    ``seg_fields`` gets ``'gt_seg_map'``.
 
     Args:
         num_classes: number of classes; values outside the valid set raise
@@ -153,6 +173,9 @@ class LoadAnnotations(BaseTransform):
             'cv2'.
         backend_args: mmengine file backend arguments.
     """
+
+    #: files already warned about in this process
+    _warned: Set[str] = set()
 
     def __init__(self,
                  num_classes: Optional[int] = None,
@@ -187,10 +210,7 @@ class LoadAnnotations(BaseTransform):
         if label.ndim == 3 and label.shape[2] == 1:
             label = label[..., 0]
         if label.ndim != 2:
-            raise ValueError(
-                f'label map {filename} has shape {label.shape}: expected one '
-                'channel of class IDs (a *_labelTrainIds.png, not a colour '
-                'image)')
+            raise ValueError(channels_message(filename, label.shape))
         return label
 
     def transform(self, results: dict) -> dict:
@@ -202,6 +222,17 @@ class LoadAnnotations(BaseTransform):
                 'pipeline of a split without labels')
         content = _read_bytes(filename, self.backend_args, 'label map')
         label = self._decode(content, filename)
+        image_shape = results.get('ori_shape')
+        if image_shape is not None and \
+                tuple(label.shape) != tuple(image_shape[:2]):
+            raise ValueError(size_mismatch_message(
+                filename, label.shape, results.get('img_path'), image_shape))
+        present, _ = value_counts(label)
+        if is_binary_0_255(present, self.ignore_index) and \
+                filename not in self._warned:
+            self._warned.add(filename)
+            warnings.warn(binary_0_255_message(filename, self.ignore_index),
+                          LabelMapWarning, stacklevel=2)
 
         label_map = results.get('label_map')
         if label_map:
@@ -227,28 +258,17 @@ class LoadAnnotations(BaseTransform):
             label = shifted.astype(dtype)
 
         if self.num_classes is not None:
-            self._check_values(label, filename)
+            bad = invalid_values(value_counts(label)[0], self.num_classes,
+                                 self.ignore_index)
+            if bad:
+                raise ValueError(invalid_values_message(
+                    filename, bad, self.num_classes, self.ignore_index,
+                    bool(reduce_zero)))
         results['gt_seg_map'] = label
         results.setdefault('seg_fields', [])
         if 'gt_seg_map' not in results['seg_fields']:
             results['seg_fields'].append('gt_seg_map')
         return results
-
-    def _check_values(self, label: np.ndarray, filename: str) -> None:
-        if label.dtype == np.uint8:
-            present = np.flatnonzero(np.bincount(label.ravel(),
-                                                 minlength=256))
-        else:
-            present = np.unique(label)
-        bad = [int(v) for v in present
-               if not (0 <= v < self.num_classes or v == self.ignore_index)]
-        if bad:
-            raise ValueError(
-                f'label map {filename} contains values {bad} outside the '
-                f'{self.num_classes} classes (0..{self.num_classes - 1}) and '
-                f'ignore_index {self.ignore_index}. For Cityscapes use the '
-                '*_gtFine_labelTrainIds.png maps (not *_labelIds.png), made '
-                'by tools/dataset_converters/cityscapes.py')
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(num_classes={self.num_classes}, '

@@ -87,6 +87,13 @@ class BaseDecodeHead(ActivationMemoryMixin, BaseModule):
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg)
         name = type(self).__name__
+        if not isinstance(num_classes, int) or num_classes <= 0:
+            raise ValueError(
+                f'{name}: num_classes must be a positive int, got '
+                f'{num_classes!r}; a config with num_classes=None gets the '
+                'count of its classes from hrformer_seg.utils.'
+                'resolve_num_classes(cfg), which the tools and init_model '
+                'call (call it yourself before building a runner)')
         if input_transform not in (None, 'resize_concat', 'multiple_select'):
             raise ValueError(
                 f'{name}: input_transform must be None, "resize_concat" or '

@@ -5,6 +5,7 @@ import pytest
 
 from hrformer_seg.datasets.transforms import (
     CorruptFileError,
+    LabelMapWarning,
     LoadAnnotations,
     LoadImageFromFile,
 )
@@ -130,3 +131,52 @@ def test_label_map_and_reduce_zero_label(files):
     with pytest.raises(ValueError, match='disagrees'):
         LoadAnnotations(reduce_zero_label=False)(dict(
             seg_map_path=str(root / 'label.png'), reduce_zero_label=True))
+
+
+def test_value_of_another_class_count_names_file_and_value(tmp_path):
+    label = np.zeros((8, 8), np.uint8)
+    label[2:4, 2:4] = 7
+    cv2.imwrite(str(tmp_path / 'seven.png'), label)
+    with pytest.raises(ValueError) as err:
+        LoadAnnotations(num_classes=3)(dict(
+            seg_map_path=str(tmp_path / 'seven.png')))
+    assert str(tmp_path / 'seven.png') in str(err.value)
+    assert '[7]' in str(err.value) and '3 classes' in str(err.value)
+    # with reduce_zero_label the value is reported as it is in the file
+    with pytest.raises(ValueError, match=r'\[7\]'):
+        LoadAnnotations(num_classes=3)(dict(
+            seg_map_path=str(tmp_path / 'seven.png'), reduce_zero_label=True))
+
+
+def test_mask_of_another_size_than_its_image(files):
+    root = files[0]
+    with pytest.raises(ValueError) as err:
+        LoadAnnotations()(dict(seg_map_path=str(root / 'label.png'),
+                               img_path=str(root / 'img.png'),
+                               ori_shape=(24, 41)))
+    assert str(root / 'label.png') in str(err.value)
+    assert str(root / 'img.png') in str(err.value)
+    assert '40x24' in str(err.value) and '41x24' in str(err.value)
+    # the image's original size counts, not its size after a Resize
+    LoadAnnotations()(dict(seg_map_path=str(root / 'label.png'),
+                           ori_shape=(24, 40), img_shape=(48, 80)))
+
+
+def test_0_255_mask_warns_once_naming_the_file(tmp_path, recwarn):
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:4] = 255
+    cv2.imwrite(str(tmp_path / 'binary.png'), mask)
+    load = LoadAnnotations(num_classes=2)
+    with pytest.warns(LabelMapWarning) as caught:
+        load(dict(seg_map_path=str(tmp_path / 'binary.png')))
+    assert str(tmp_path / 'binary.png') in str(caught[0].message)
+    assert 'ignore' in str(caught[0].message)
+    recwarn.clear()
+    load(dict(seg_map_path=str(tmp_path / 'binary.png')))  # once per file
+    assert not [w for w in recwarn if w.category is LabelMapWarning]
+    # 0/1 masks and masks with ignored pixels among classes are fine
+    mask[:4] = 1
+    mask[0, 0] = 255
+    cv2.imwrite(str(tmp_path / 'fixed.png'), mask)
+    load(dict(seg_map_path=str(tmp_path / 'fixed.png')))
+    assert not [w for w in recwarn if w.category is LabelMapWarning]
