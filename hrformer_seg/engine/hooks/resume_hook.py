@@ -30,12 +30,40 @@ def state_dict_mismatches(model_state: Dict[str, torch.Tensor],
     return problems
 
 
+def keep_mismatched_shapes(model_state: Dict[str, torch.Tensor],
+                           ckpt_state: Dict[str, torch.Tensor]) -> List[str]:
+    """Let a checkpoint of another class count load into a model.
+
+    Every entry of ``ckpt_state`` whose shape differs from the model's is
+    replaced (in place) by the model's own value, so loading leaves it as
+    initialised; keys may carry the ``module.`` prefix of a wrapped model.
+
+    Returns:
+        ``'KEY: checkpoint (19, 512, 1, 1), model (3, 512, 1, 1)'`` for each
+        replaced entry.
+    """
+    kept = []
+    for key, value in ckpt_state.items():
+        name = key[len('module.'):] if key.startswith('module.') else key
+        own = model_state.get(name)
+        shape = tuple(getattr(value, 'shape', ()))
+        if own is not None and shape != tuple(own.shape):
+            ckpt_state[key] = own.detach().clone()
+            kept.append(f'{name}: checkpoint {shape}, model '
+                        f'{tuple(own.shape)}')
+    return kept
+
+
 @HOOKS.register_module()
 class ExactResumeHook(Hook):
     """Checkpoints that load weights-only and resume exactly: every rank's
     random states and the stream position are saved and handed back to the
     loop; a checkpoint whose model or classes differ is refused, its config
     text never run; validation keeps the random states (docs/engine.md).
+
+    Without ``resume`` (``load_from`` to fine-tune), the weights whose shape
+    differs from the model's (the classifiers of a checkpoint with another
+    class count) keep their initialisation, listed in one log message.
     """
 
     # after the hooks adding to a checkpoint (EMA), before CheckpointHook
@@ -108,11 +136,19 @@ class ExactResumeHook(Hook):
         checkpoint.update(decoded)
         meta = checkpoint.get('meta') or {}
         meta.pop('config', None)  # mmengine's resume would run it
-        if not runner.cfg.get('resume', False):
-            return
         source = runner.cfg.get('load_from') or 'the checkpoint'
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
+        if not runner.cfg.get('resume', False):
+            kept = keep_mismatched_shapes(model.state_dict(),
+                                          checkpoint.get('state_dict', {}))
+            if kept:
+                runner.logger.warning(
+                    f'load_from {source}: {len(kept)} weights have another '
+                    'shape in the checkpoint (another class count) and are '
+                    'not loaded; they keep their initialisation, everything '
+                    'else loads:\n  ' + '\n  '.join(kept))
+            return
         problems = state_dict_mismatches(model.state_dict(),
                                          checkpoint.get('state_dict', {}))
         if problems:
