@@ -11,10 +11,11 @@ Example::
     show_result_pyplot(model, 'demo.png', result, out_file='demo_pred.png')
 """
 import copy
+import json
 import os
 import os.path as osp
 import warnings
-from typing import List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -27,6 +28,7 @@ from mmengine.registry import init_default_scope
 from hrformer_seg.models.utils import fold_batch_norms
 from hrformer_seg.registry import DATASETS, MODELS
 from hrformer_seg.structures import SegDataSample
+from hrformer_seg.utils.class_count import resolve_num_classes
 from hrformer_seg.utils.checkpoint import (
     extract_state_dict,
     load_checkpoint_file,
@@ -44,6 +46,49 @@ ImageType = Union[str, os.PathLike, np.ndarray]
 ImagesType = Union[ImageType, Sequence[ImageType]]
 
 
+#: the files of a model bundle (tools/model_converters/publish_model.py)
+BUNDLE_CONFIG = 'config.py'
+BUNDLE_WEIGHTS = 'weights.pth'
+BUNDLE_CLASSES = 'classes.json'
+
+
+def resolve_bundle(config: Union[str, os.PathLike, Config],
+                   checkpoint: Optional[str] = None
+                   ) -> Tuple[Union[str, Config], Optional[str]]:
+    """(config, checkpoint) of a model bundle folder; other arguments are
+    returned as they are. A bundle's weights are used unless
+    ``checkpoint`` names others.
+
+    Raises:
+        FileNotFoundError: the folder has no ``config.py``.
+    """
+    if isinstance(config, (str, os.PathLike)) and osp.isdir(config):
+        folder = os.fspath(config)
+        path = osp.join(folder, BUNDLE_CONFIG)
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{folder} is a folder but not a model bundle: it has no '
+                f'{BUNDLE_CONFIG} (made by '
+                'tools/model_converters/publish_model.py)')
+        weights = osp.join(folder, BUNDLE_WEIGHTS)
+        if checkpoint is None and osp.isfile(weights):
+            checkpoint = weights
+        return path, checkpoint
+    return config, checkpoint
+
+
+def _bundle_classes(config: Union[str, os.PathLike, Config]
+                    ) -> Optional[dict]:
+    """``classes.json`` next to a bundle's config, if there is one."""
+    if not isinstance(config, (str, os.PathLike)):
+        return None
+    path = osp.join(osp.dirname(os.fspath(config)), BUNDLE_CLASSES)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def _load_config(config: Union[str, os.PathLike, Config]) -> Config:
     if isinstance(config, (str, os.PathLike)):
         path = os.fspath(config)
@@ -56,7 +101,7 @@ def _load_config(config: Union[str, os.PathLike, Config]) -> Config:
                     f'{type(config).__name__}')
 
 
-def _drop_pretrained(model_cfg: dict) -> None:
+def drop_pretrained(model_cfg: dict) -> None:
     """No ImageNet weights at build time: the checkpoint brings the weights."""
     if 'pretrained' in model_cfg:
         model_cfg['pretrained'] = None
@@ -68,7 +113,7 @@ def _drop_pretrained(model_cfg: dict) -> None:
         model_cfg['init_cfg'] = None
 
 
-def _config_dataset_meta(cfg: Config, num_classes: int) -> dict:
+def config_dataset_meta(cfg: Config, num_classes: int) -> dict:
     """Classes (and palette) of the config's test dataset class, for
     checkpoints without them (converted ones); Cityscapes' when the config
     names no known dataset; 'class 0', ... when the count differs."""
@@ -101,9 +146,12 @@ def init_model(config: Union[str, os.PathLike, Config],
     ``meta.dataset_meta``, else those of the config's test dataset).
 
     Args:
-        config: config file or :class:`~mmengine.config.Config`.
+        config: config file, :class:`~mmengine.config.Config` or a model
+            bundle folder (``tools/model_converters/publish_model.py``:
+            its config, weights and classes).
         checkpoint: ``.pth`` file (training checkpoint or bare state dict);
-            None leaves the weights randomly initialised.
+            None leaves the weights randomly initialised (a bundle's
+            weights are loaded).
         device: 'cpu', 'cuda', 'cuda:1', ...
         cfg_options: overrides merged into the config, e.g.
             ``{'model.test_cfg.mode': 'slide'}``.
@@ -124,13 +172,15 @@ def init_model(config: Union[str, os.PathLike, Config],
             holds no weights (:mod:`hrformer_seg.utils.checkpoint`).
         KeyError: the checkpoint lacks weights the model needs.
     """
+    config, checkpoint = resolve_bundle(config, checkpoint)
     cfg = _load_config(config)
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
+    resolve_num_classes(cfg)
     if 'model' not in cfg:
         raise KeyError(f'config {getattr(cfg, "filename", "")} has no `model`')
     model_cfg = copy.deepcopy(cfg.model)
-    _drop_pretrained(model_cfg)
+    drop_pretrained(model_cfg)
     model_cfg['train_cfg'] = None
     if torch.device(device).type == 'cpu':  # SyncBN only runs on GPUs
         replace_syncbn(model_cfg, 'model', [])
@@ -158,7 +208,9 @@ def init_model(config: Union[str, os.PathLike, Config],
                 dataset_meta = dict(classes=meta['CLASSES'],
                                     palette=meta.get('PALETTE'))
     if not dataset_meta or 'classes' not in dataset_meta:
-        dataset_meta = _config_dataset_meta(cfg, model.num_classes)
+        dataset_meta = _bundle_classes(config)
+    if not dataset_meta or 'classes' not in dataset_meta:
+        dataset_meta = config_dataset_meta(cfg, model.num_classes)
     model.dataset_meta = dict(dataset_meta)
     model.to(device)
     model.eval()
@@ -188,13 +240,14 @@ def _is_loader(step: dict) -> bool:
     return str(step.get('type', '')).startswith('LoadImageFrom')
 
 
-def _prepare(cfg: Config, images: Sequence[ImageType]) -> dict:
-    """Run the test pipeline on paths or BGR arrays; collate a batch."""
+def image_pipeline(cfg: Config) -> Callable[[ImageType], dict]:
+    """The test pipeline for one image: a path (loaded as the test
+    pipeline loads files) or a BGR array (the loading step skipped)."""
     steps = _test_pipeline(cfg)
     from_file = Compose(steps)
     from_array = Compose([s for s in steps if not _is_loader(s)])
-    items = []
-    for image in images:
+
+    def run(image: ImageType) -> dict:
         if isinstance(image, np.ndarray):
             if image.ndim == 2:
                 image = np.stack([image] * 3, axis=-1)
@@ -209,8 +262,15 @@ def _prepare(cfg: Config, images: Sequence[ImageType]) -> dict:
             item = from_file(dict(img_path=path))
         if item is None:
             raise ValueError(f'the test pipeline dropped the image {image!r}')
-        items.append(item)
-    return pseudo_collate(items)
+        return item
+
+    return run
+
+
+def _prepare(cfg: Config, images: Sequence[ImageType]) -> dict:
+    """Run the test pipeline on paths or BGR arrays; collate a batch."""
+    run = image_pipeline(cfg)
+    return pseudo_collate([run(image) for image in images])
 
 
 def inference_model(
@@ -242,13 +302,41 @@ def inference_model(
         raise AttributeError('model.cfg is missing: build the model with '
                              'hrformer_seg.apis.init_model')
     init_default_scope(cfg.get('default_scope', 'hrformer_seg'))
-    data = _prepare(cfg, images)
+    results = test_step(model, _prepare(cfg, images))
+    return results[0] if single else results
+
+
+def test_step(model: nn.Module, data: dict) -> List[SegDataSample]:
+    """``model.test_step`` without gradients, under the model's autocast
+    (``model.autocast_dtype``, set by :func:`init_model`)."""
     dtype = getattr(model, 'autocast_dtype', None)
     device_type = next(model.parameters()).device.type
     with torch.no_grad(), torch.autocast(device_type, dtype=dtype,
                                          enabled=dtype is not None):
-        results = model.test_step(data)
-    return results[0] if single else results
+        return model.test_step(data)
+
+
+def read_rgb(img: ImageType) -> np.ndarray:
+    """An image as RGB: a path, or a BGR array as the pipeline takes it."""
+    if isinstance(img, np.ndarray):
+        return np.ascontiguousarray(img[..., ::-1]) if img.ndim == 3 else img
+    path = os.fspath(img)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'image file not found: {path}')
+    image = mmcv.imread(path, channel_order='rgb')
+    if image is None:
+        raise OSError(f'could not decode the image {path}')
+    return image
+
+
+def model_visualizer(model: nn.Module, opacity: float,
+                     name: str) -> SegLocalVisualizer:
+    """A visualiser with the model's classes and colours."""
+    # built directly (not get_instance): no global visualiser is replaced
+    visualizer = SegLocalVisualizer(name=name, alpha=opacity)
+    meta = getattr(model, 'dataset_meta', None) or cityscapes_metainfo()
+    visualizer.set_dataset_meta(meta['classes'], meta.get('palette'))
+    return visualizer
 
 
 def show_result_pyplot(model: nn.Module,
@@ -280,19 +368,8 @@ def show_result_pyplot(model: nn.Module,
     Returns:
         The picture, (H', W', 3) RGB uint8.
     """
-    if isinstance(img, np.ndarray):
-        image = np.ascontiguousarray(img[..., ::-1]) if img.ndim == 3 else img
-    else:
-        path = os.fspath(img)
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'image file not found: {path}')
-        image = mmcv.imread(path, channel_order='rgb')
-        if image is None:
-            raise OSError(f'could not decode the image {path}')
-    # built directly (not get_instance): no global visualiser is replaced
-    visualizer = SegLocalVisualizer(name='show_result', alpha=opacity)
-    meta = getattr(model, 'dataset_meta', None) or cityscapes_metainfo()
-    visualizer.set_dataset_meta(meta['classes'], meta.get('palette'))
+    image = read_rgb(img)
+    visualizer = model_visualizer(model, opacity, 'show_result')
     drawn = visualizer.compose(image, result, draw_gt, draw_pred, with_labels)
     if show:
         visualizer.show(drawn, win_name=title, wait_time=wait_time)

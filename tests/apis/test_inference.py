@@ -1,4 +1,5 @@
 """init_model / inference_model / show_result_pyplot and the demo scripts."""
+import shutil
 from pathlib import Path
 
 import cv2
@@ -143,18 +144,28 @@ def test_image_demo(model, data_root, val_images, tmp_path):
     assert saved.shape == (h, w) and saved.max() < 19
 
 
-def test_folder_demo(data_root, tmp_path):
+def test_folder_demo(data_root, val_images, tmp_path):
     folder_demo = load_script(DEMO / 'folder_demo.py')
-    src = data_root / 'leftImg8bit' / 'val'
-    written = folder_demo.main([str(src), TINY_CFG, '--out-dir',
-                                str(tmp_path / 'out'), '--recursive',
-                                '--save-masks'])
-    assert len(written) == len(list(src.rglob('*.png'))) == 2
+    src = tmp_path / 'photos'
+    src.mkdir()
+    for path in val_images:
+        shutil.copy(path, src)
+    (src / 'notes.txt').write_text('not an image')
+    out = tmp_path / 'out'
+    written = folder_demo.main([str(src), TINY_CFG, '--out-dir', str(out),
+                                '--batch-size', '2'])
+    assert len(written) == len(val_images) == 2
     for path in written:
         assert cv2.imread(path) is not None
-    assert len(list((tmp_path / 'out' / 'masks').rglob('*.png'))) == 2
-    with pytest.raises(FileNotFoundError, match='--recursive'):
-        folder_demo.main([str(src), TINY_CFG, '--out-dir', str(tmp_path)])
+    preds = sorted((out / 'pred').glob('*.png'))
+    assert [p.stem for p in preds] == sorted(Path(p).stem
+                                             for p in val_images)
+    h, w = cv2.imread(val_images[0]).shape[:2]
+    assert cv2.imread(str(preds[0]), cv2.IMREAD_UNCHANGED).shape == (h, w)
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match='no image'):
+        folder_demo.main([str(empty), TINY_CFG, '--out-dir', str(tmp_path)])
 
 
 def test_video_demo(data_root, val_images, tmp_path):
