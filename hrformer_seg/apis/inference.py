@@ -28,11 +28,11 @@ from mmengine.registry import init_default_scope
 from hrformer_seg.models.utils import fold_batch_norms
 from hrformer_seg.registry import DATASETS, MODELS
 from hrformer_seg.structures import SegDataSample
-from hrformer_seg.utils.class_count import resolve_num_classes
 from hrformer_seg.utils.checkpoint import (
     extract_state_dict,
     load_checkpoint_file,
 )
+from hrformer_seg.utils.class_count import resolve_num_classes
 from hrformer_seg.utils.device import replace_syncbn
 from hrformer_seg.utils.precision import AUTOCAST_DTYPES, resolve_amp
 from hrformer_seg.visualization import (

@@ -16,7 +16,7 @@ from .transforms import (
 
 __all__ = [
     'ADE20KDataset', 'BaseSegDataset', 'COCOStuff10KDataset',
-    'CityscapesDataset', 'FolderSegDataset', 'PascalContextDataset59', 'LoadAnnotations',
-    'LoadImageFromFile', 'PackSegInputs', 'PhotoMetricDistortion',
-    'RandomCrop'
+    'CityscapesDataset', 'FolderSegDataset', 'PascalContextDataset59',
+    'LoadAnnotations', 'LoadImageFromFile', 'PackSegInputs',
+    'PhotoMetricDistortion', 'RandomCrop'
 ]

@@ -11,6 +11,7 @@ from .loading import (
 from .transforms import PhotoMetricDistortion, RandomCrop
 
 __all__ = [
-    'CorruptFileError', 'LabelMapWarning', 'LoadAnnotations', 'LoadImageFromFile',
-    'PackSegInputs', 'PhotoMetricDistortion', 'RandomCrop', 'check_complete'
+    'CorruptFileError', 'LabelMapWarning', 'LoadAnnotations',
+    'LoadImageFromFile', 'PackSegInputs', 'PhotoMetricDistortion',
+    'RandomCrop', 'check_complete'
 ]
