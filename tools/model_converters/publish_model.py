@@ -13,7 +13,8 @@ OUT_DIR gets:
 - ``classes.json``: the class names and palette;
 - ``README.md``: a model card with the classes, the training length and
   the validation/test metrics found in the checkpoint's work dir
-  (mmengine's ``*/vis_data/scalars.json``), and the SHA-256 of the weights.
+  (validations in training, tools/test.py runs), and the SHA-256 of the
+  weights.
 
 ``hrformer_seg.apis.init_model(OUT_DIR)`` and ``SegInferencer(OUT_DIR)``
 load the bundle. CONFIG defaults to the config mmengine saved in the
@@ -57,23 +58,37 @@ def find_config(work_dir: str) -> str:
     return found[0]
 
 
+def _last_metrics(path: str) -> Optional[dict]:
+    last = None
+    with open(path) as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and 'mIoU' in record:
+                last = record
+    return last
+
+
 def find_metrics(work_dir: str) -> List[Tuple[str, dict]]:
-    """(run folder, last metrics record) of each run under ``work_dir``."""
+    """(run, last metrics record) of each run under ``work_dir``: the
+    validations of training runs (``TIMESTAMP/vis_data/scalars.json``) and
+    the tools/test.py runs (``TIMESTAMP/TIMESTAMP.json``, in the work dir
+    given to tools/test.py)."""
     runs = []
-    pattern = osp.join(work_dir, '**', 'vis_data', 'scalars.json')
-    for path in sorted(glob.glob(pattern, recursive=True)):
-        last = None
-        with open(path) as f:
-            for line in f:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict) and 'mIoU' in record:
-                    last = record
-        if last is not None:
-            run = osp.relpath(osp.dirname(osp.dirname(path)), work_dir)
-            runs.append((run, last))
+    for path in sorted(glob.glob(osp.join(work_dir, '**', '*.json'),
+                                 recursive=True)):
+        folder, name = osp.split(path)
+        if name == 'scalars.json' and osp.basename(folder) == 'vis_data':
+            run = 'validation ' + osp.relpath(osp.dirname(folder), work_dir)
+        elif name == osp.basename(folder) + '.json':
+            run = 'test ' + osp.relpath(folder, work_dir)
+        else:
+            continue
+        record = _last_metrics(path)
+        if record is not None:
+            runs.append((run, record))
     return runs
 
 
