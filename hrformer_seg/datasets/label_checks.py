@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 #: how to write a correct mask, appended to the value errors
-MASK_FORMAT = ('a label map must be a one-channel PNG holding a class index '
+MASK_FORMAT = ('A label map must be a one-channel PNG holding a class index '
                'per pixel (0..K-1, 255 for ignored pixels); '
                'tools/analysis_tools/check_dataset.py checks a whole folder')
 
