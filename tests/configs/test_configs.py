@@ -109,3 +109,25 @@ def test_class_counts_that_disagree_name_both_keys():
     cfg.val_dataloader.dataset.metainfo = dict(classes=('a', 'b'))
     with pytest.raises(ClassCountError, match='val_dataloader.dataset has 2'):
         resolve_num_classes(cfg)
+
+
+def test_readme_user_config(tmp_path):
+    """The config of README "Train on your own data" loads as written."""
+    from hrformer_seg.utils.tool_setup import load_config
+    readme = (CONFIG_DIR.parent / 'README.md').read_text()
+    start = readme.index("```python\n_base_ = ['./hrformer/") + len(
+        '```python\n')
+    text = readme[start:readme.index('```', start)]
+    assert len(text.strip().splitlines()) <= 10
+    path = tmp_path / 'my_dataset.py'
+    path.write_text(text.replace("'./hrformer/", f"'{CONFIG_DIR}/hrformer/"))
+    cfg = load_config(str(path))
+    heads = cfg.model.decode_head
+    assert heads.fcn.num_classes == heads.ocr.num_classes == 3
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        assert dataset.type == 'FolderSegDataset'
+        assert dataset.data_root == 'data/my_dataset'
+        assert len(dataset.metainfo.classes) == 3
+    steps = [s for s in cfg.tta_pipeline[1].transforms[2]]
+    assert steps[0].num_classes == 3
