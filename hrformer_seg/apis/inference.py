@@ -176,7 +176,7 @@ def init_model(config: Union[str, os.PathLike, Config],
     cfg = _load_config(config)
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
-    resolve_num_classes(cfg)
+    resolve_num_classes(cfg, strict=False)  # fills num_classes=None
     if 'model' not in cfg:
         raise KeyError(f'config {getattr(cfg, "filename", "")} has no `model`')
     model_cfg = copy.deepcopy(cfg.model)

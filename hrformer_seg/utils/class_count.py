@@ -63,11 +63,13 @@ def _config_classes(cfg: Config) -> Tuple[Optional[str], Optional[tuple]]:
     return found[0] if found else (None, None)
 
 
-def resolve_num_classes(cfg: Config) -> Optional[int]:
+def resolve_num_classes(cfg: Config, strict: bool = True) -> Optional[int]:
     """Fill and check every ``num_classes`` of ``cfg`` (in place).
 
     The count comes from the datasets' classes; without any (a bare
     :class:`BaseSegDataset`), from the model's heads, which must then agree.
+    ``strict=False`` (inference, where the datasets are not used) only
+    fills the ``None`` entries and lets the others differ.
 
     Returns:
         The number of classes, None when the config names it nowhere.
@@ -90,7 +92,7 @@ def resolve_num_classes(cfg: Config) -> Optional[int]:
             continue
         if count is None:
             count, source = value, f'{key}.num_classes'
-        elif value != count:
+        elif value != count and strict:
             what = (f'{source} has {count} classes {classes}' if classes
                     else f'{source} is {count}')
             raise ClassCountError(
