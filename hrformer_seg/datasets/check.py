@@ -4,27 +4,23 @@ Used by ``tools/analysis_tools/check_dataset.py``; the problems inside one
 mask are worded as :class:`~hrformer_seg.datasets.LoadAnnotations` words
 them in training (:mod:`hrformer_seg.datasets.label_checks`).
 """
-import io
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-import mmcv
 import numpy as np
 from mmengine.utils import ProgressBar
-from PIL import Image
 
 from .basesegdataset import scan_files
 from .label_checks import (
     binary_0_255_message,
-    channels_message,
     invalid_values,
     invalid_values_message,
     is_binary_0_255,
     size_mismatch_message,
     value_counts,
 )
-from .transforms.loading import CorruptFileError, check_complete
+from .transforms.loading import LoadAnnotations, LoadImageFromFile
 
 
 @dataclass
@@ -39,35 +35,6 @@ class SplitReport:
     #: pixels of the images in which each class appears
     image_pixels: Optional[np.ndarray] = None
     ignored: int = 0
-
-
-def _read(path: str) -> bytes:
-    with open(path, 'rb') as f:
-        content = f.read()
-    check_complete(content, path)
-    return content
-
-
-def _image_shape(path: str) -> tuple:
-    try:
-        image = mmcv.imfrombytes(_read(path), flag='unchanged')
-    except CorruptFileError:
-        raise
-    except Exception as e:
-        raise CorruptFileError(f'cannot decode image {path}: {e}') from e
-    if image is None or image.size == 0:
-        raise CorruptFileError(f'cannot decode image {path}')
-    return image.shape[:2]
-
-
-def _label(path: str) -> np.ndarray:
-    content = _read(path)
-    try:
-        with Image.open(io.BytesIO(content)) as img:
-            img.load()
-            return np.array(img)
-    except Exception as e:
-        raise CorruptFileError(f'cannot decode label map {path}: {e}') from e
 
 
 def median_frequency_weights(pixels: np.ndarray,
@@ -157,15 +124,11 @@ def _check_pair(img_path: str, seg_path: str, report: SplitReport,
                 num_classes: Optional[int], ignore_index: int,
                 reduce_zero_label: bool) -> Optional[str]:
     """The first problem of one pair (None when fine); counts pixels."""
-    try:
-        shape = _image_shape(img_path)
-        label = _label(seg_path)
+    try:  # the pipeline's readers: the same errors as in training
+        shape = LoadImageFromFile()(dict(img_path=img_path))['ori_shape']
+        label = LoadAnnotations().read_label(seg_path)
     except (OSError, ValueError) as e:
         return str(e)
-    if label.ndim == 3 and label.shape[2] == 1:
-        label = label[..., 0]
-    if label.ndim != 2:
-        return channels_message(seg_path, label.shape)
     if label.shape != tuple(shape):
         return size_mismatch_message(seg_path, label.shape, img_path, shape)
     present, counts = value_counts(label)

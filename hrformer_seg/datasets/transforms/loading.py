@@ -192,7 +192,15 @@ class LoadAnnotations(BaseTransform):
         self.imdecode_backend = imdecode_backend
         self.backend_args = backend_args.copy() if backend_args else None
 
-    def _decode(self, content: bytes, filename: str) -> np.ndarray:
+    def read_label(self, filename: str) -> np.ndarray:
+        """The label map in ``filename`` as it is stored, (H, W).
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            CorruptFileError: it is empty, truncated or not an image.
+            ValueError: it has several channels (a colour image).
+        """
+        content = _read_bytes(filename, self.backend_args, 'label map')
         check_complete(content, filename)
         try:
             if self.imdecode_backend == 'pillow':
@@ -220,8 +228,7 @@ class LoadAnnotations(BaseTransform):
                 f'LoadAnnotations: no label map for {results.get("img_path")}'
                 ' (seg_map_path is None); drop LoadAnnotations from the '
                 'pipeline of a split without labels')
-        content = _read_bytes(filename, self.backend_args, 'label map')
-        label = self._decode(content, filename)
+        label = raw = self.read_label(filename)
         image_shape = results.get('ori_shape')
         if image_shape is not None and \
                 tuple(label.shape) != tuple(image_shape[:2]):
@@ -258,7 +265,9 @@ class LoadAnnotations(BaseTransform):
             label = shifted.astype(dtype)
 
         if self.num_classes is not None:
-            bad = invalid_values(value_counts(label)[0], self.num_classes,
+            if label is not raw:  # mapped or shifted
+                present, _ = value_counts(label)
+            bad = invalid_values(present, self.num_classes,
                                  self.ignore_index)
             if bad:
                 raise ValueError(invalid_values_message(
