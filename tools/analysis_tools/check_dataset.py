@@ -22,19 +22,14 @@ import sys
 from typing import List, Optional
 
 from hrformer_seg.datasets.check import check_split, format_report
+from hrformer_seg.utils import resolve_num_classes
 from hrformer_seg.utils.tool_setup import load_config
 
 
 def split_args_from_config(config: str, splits: Optional[List[str]]):
     """(name, check_split kwargs, classes) of the config's datasets."""
-    cfg = load_config(config)  # fills num_classes from the classes
-    num_classes = None
-    for step in cfg.get('train_pipeline') or []:
-        if step.get('type') == 'LoadAnnotations':
-            num_classes = step.get('num_classes')
-    heads = cfg.model.get('decode_head') or {}
-    for head in ([heads] if 'type' in heads else list(heads.values())):
-        num_classes = num_classes or head.get('num_classes')
+    cfg = load_config(config)  # checks the class counts, naming the file
+    num_classes = resolve_num_classes(cfg)
     found = []
     for name in splits or ['train', 'val']:
         loader = cfg.get(f'{name}_dataloader')

@@ -139,15 +139,13 @@ def publish(checkpoint: str, out_dir: str, config: Optional[str] = None,
     work_dir = osp.dirname(osp.abspath(checkpoint))
     config = config or find_config(work_dir)
     cfg = Config.fromfile(config)
-    resolve_num_classes(cfg)
+    num_classes = resolve_num_classes(cfg)
     loaded = load_checkpoint_file(checkpoint, map_location='cpu')
     state_dict = extract_state_dict(loaded, checkpoint)
     meta = (loaded.get('meta') or {}) if isinstance(loaded, dict) else {}
     dataset_meta = meta.get('dataset_meta')
     if not dataset_meta or 'classes' not in dataset_meta:
-        heads = [v for v in cfg.model.get('decode_head', {}).values()
-                 if isinstance(v, dict)] or [cfg.model.decode_head]
-        dataset_meta = config_dataset_meta(cfg, heads[-1]['num_classes'])
+        dataset_meta = config_dataset_meta(cfg, num_classes)
     dataset_meta = dict(
         classes=list(dataset_meta['classes']),
         palette=[list(map(int, c)) for c in dataset_meta.get('palette')
