@@ -95,8 +95,10 @@ class SegInferencer(BaseInferencer):
         self._names: List[str] = []
         if device is None:
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        # mmengine's bar counts batches: ours (preprocess) counts images
         super().__init__(model=config, weights=weights, device=device,
-                         scope='hrformer_seg', show_progress=show_progress)
+                         scope='hrformer_seg', show_progress=False)
+        self.show_image_progress = show_progress
 
     @property
     def names(self) -> List[str]:
@@ -134,21 +136,11 @@ class SegInferencer(BaseInferencer):
                  return_vis: bool = False) -> dict:
         img_out_dir = osp.join(out_dir, 'vis') if out_dir else ''
         pred_out_dir = osp.join(out_dir, 'pred') if out_dir else ''
-        show_progress = self.show_progress
-        self.show_progress = False  # ours counts images, not batches
-        try:
-            return super().__call__(
-                inputs, return_datasamples=return_datasamples,
-                batch_size=batch_size, show=show, wait_time=wait_time,
-                opacity=opacity, img_out_dir=img_out_dir,
-                pred_out_dir=pred_out_dir, return_vis=return_vis,
-                _progress=show_progress)
-        finally:
-            self.show_progress = show_progress
-
-    def _dispatch_kwargs(self, _progress: bool = False, **kwargs):
-        self._progress = _progress
-        return super()._dispatch_kwargs(**kwargs)
+        return super().__call__(
+            inputs, return_datasamples=return_datasamples,
+            batch_size=batch_size, show=show, wait_time=wait_time,
+            opacity=opacity, img_out_dir=img_out_dir,
+            pred_out_dir=pred_out_dir, return_vis=return_vis)
 
     def _inputs_to_list(self, inputs) -> list:
         if isinstance(inputs, (str, os.PathLike)) and osp.isdir(inputs):
@@ -177,7 +169,7 @@ class SegInferencer(BaseInferencer):
         return list(inputs)
 
     def preprocess(self, inputs: list, batch_size: int = 1, **kwargs):
-        bar = ProgressBar(len(inputs)) if self._progress and \
+        bar = ProgressBar(len(inputs)) if self.show_image_progress and \
             len(inputs) > 1 else None
         for batch in super().preprocess(inputs, batch_size=batch_size):
             yield batch
