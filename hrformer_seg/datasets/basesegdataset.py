@@ -27,6 +27,23 @@ def scan_files(directory: str, suffix: Union[str, Tuple[str, ...]]
     return sorted(found)
 
 
+def scan_images(directory: str, suffixes: Tuple[str, ...]
+                ) -> Tuple[Dict[str, str], List[Tuple[str, str]]]:
+    """{stem: path} of the images under ``directory`` (stem: the relative
+    path without its suffix), and the (kept, other) paths of stems found
+    twice (``a.jpg`` and ``a.png``)."""
+    images: Dict[str, str] = {}
+    twice = []
+    for rel in scan_files(directory, suffixes):
+        suffix = next(s for s in suffixes if rel.endswith(s))
+        stem, path = rel[:-len(suffix)], osp.join(directory, rel)
+        if stem in images:
+            twice.append((images[stem], path))
+        else:
+            images[stem] = path
+    return images, twice
+
+
 @DATASETS.register_module()
 class BaseSegDataset(BaseDataset):
     """Images in one folder tree, label maps in a parallel tree.
@@ -256,14 +273,10 @@ class BaseSegDataset(BaseDataset):
         Raises:
             ValueError: two images share a name (``a.jpg`` and ``a.png``).
         """
-        images: Dict[str, str] = {}
-        for rel in scan_files(img_dir, self._suffixes):
-            suffix = next(s for s in self._suffixes if rel.endswith(s))
-            stem = rel[:-len(suffix)]
-            if stem in images:
-                raise ValueError(
-                    f'{type(self).__name__}: {images[stem]} and '
-                    f'{osp.join(img_dir, rel)} share the label map of '
-                    f'{stem}; keep one of them')
-            images[stem] = osp.join(img_dir, rel)
+        images, twice = scan_images(img_dir, self._suffixes)
+        if twice:
+            kept, other = twice[0]
+            raise ValueError(
+                f'{type(self).__name__}: {kept} and {other} share the label '
+                'map of one name; keep one of them')
         return images

@@ -6,12 +6,12 @@ them in training (:mod:`hrformer_seg.datasets.label_checks`).
 """
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from .basesegdataset import scan_files
+from .basesegdataset import scan_files, scan_images
 from .label_checks import (
     binary_0_255_message,
     invalid_values,
@@ -76,14 +76,9 @@ def check_split(name: str,
     if report.errors:
         return report
     suffixes = tuple(img_suffixes)
-    images: Dict[str, str] = {}
-    for rel in scan_files(img_dir, suffixes):
-        stem = osp.splitext(rel)[0]
-        if stem in images:
-            report.errors.append(f'{images[stem]} and '
-                                 f'{osp.join(img_dir, rel)}: two images of '
-                                 'one name')
-        images[stem] = osp.join(img_dir, rel)
+    images, twice = scan_images(img_dir, suffixes)
+    report.errors += [f'{kept} and {other}: two images of one name'
+                      for kept, other in twice]
     masks = {rel[:-len(seg_map_suffix)]: osp.join(seg_dir, rel)
              for rel in scan_files(seg_dir, seg_map_suffix)}
     for stem in sorted(set(images) - set(masks)):
